@@ -1,0 +1,1 @@
+"""Mediation agreements: templates, versions, signatures and PDF rendering (a later issue)."""

@@ -1,0 +1,1 @@
+"""Judicial confirmation: applications, the court queue, claims and rulings (a later issue)."""

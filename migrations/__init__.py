@@ -1,0 +1,1 @@
+"""Alembic migrations for both databases (SQLite and PostgreSQL); see service/migrate.py."""

@@ -1,0 +1,215 @@
+"""Organisations, staff accounts, sign-in and sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import audit
+from service.clock import now
+from service.errors import Conflict, Invalid, NotFound, TooManyAttempts
+from service.models import (
+    AuthSession,
+    CommitteeLevel,
+    Industry,
+    LoginAttempt,
+    Organisation,
+    OrgKind,
+    Role,
+    User,
+)
+from service.security import hash_password, needs_rehash, new_token, token_hash, verify_password
+from service.settings import AuthSettings
+
+
+async def create_organisation(
+    session: AsyncSession,
+    *,
+    actor: audit.Actor,
+    kind: OrgKind,
+    name: str,
+    code: str | None = None,
+    level: CommitteeLevel | None = None,
+    industry: Industry | None = None,
+    parent_id: int | None = None,
+    region_code: str | None = None,
+) -> Organisation:
+    if kind == OrgKind.committee:
+        if level is None:
+            raise Invalid("A committee needs a level.", field="level")
+        if region_code:
+            raise Invalid("Only courts have a region code.", field="region_code")
+        if (level == CommitteeLevel.industry) != (industry is not None):
+            raise Invalid(
+                "An industry committee names its industry; other levels do not.",
+                field="industry",
+            )
+    else:
+        if not region_code:
+            raise Invalid("A court needs a region code such as 晋0403.", field="region_code")
+        if level is not None or industry is not None:
+            raise Invalid("Courts have no committee level.", field="level")
+    if parent_id is not None:
+        parent = await session.get(Organisation, parent_id)
+        if parent is None:
+            raise NotFound("No such parent organisation.")
+        if parent.kind != kind:
+            raise Invalid("A committee's parent is a committee, a court's a court.", field="parent")
+    org = Organisation(
+        kind=kind,
+        name=name,
+        code=code or name,
+        level=level,
+        industry=industry,
+        parent_id=parent_id,
+        region_code=region_code,
+    )
+    session.add(org)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="organisation.created",
+        data={"organisation_id": org.id, "name": name, "kind": kind},
+    )
+    return org
+
+
+_ROLE_ORG_KIND = {
+    Role.mediator: OrgKind.committee,
+    Role.judge: OrgKind.court,
+    Role.clerk: OrgKind.court,
+}
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    actor: audit.Actor,
+    username: str,
+    password: str,
+    role: Role,
+    org_id: int,
+    name: str | None = None,
+) -> User:
+    org = await session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("No such organisation.")
+    wanted = _ROLE_ORG_KIND.get(role)
+    if wanted is not None and org.kind != wanted:
+        raise Invalid(
+            "A {role} belongs to a {kind}.", field="org_id", role=role.value, kind=wanted.value
+        )
+    if len(password) < 10:
+        raise Invalid("Passwords have at least 10 characters.", field="password")
+    taken = (await session.exec(select(User.id).where(User.username == username))).first()
+    if taken is not None:
+        raise Conflict("That username is taken.")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        org_id=org_id,
+        name=name or username,
+    )
+    session.add(user)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="user.created",
+        data={"user_id": user.id, "username": username, "role": role, "org_id": org_id},
+    )
+    return user
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: User
+    token: str
+
+
+async def _recent_failures(
+    session: AsyncSession, *, column: str, value: str, since: object
+) -> int:
+    field = col(getattr(LoginAttempt, column))
+    count = await session.exec(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(field == value, col(LoginAttempt.at) >= since, col(LoginAttempt.success).is_(False))
+    )
+    return int(count.one())
+
+
+async def sign_in(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    limits: AuthSettings,
+) -> SignIn | None:
+    """Check a password; return a new session, or None (the failure is recorded, not raised).
+
+    Returning rather than raising lets the caller commit the failed attempt, which is what
+    the limit counts.
+    """
+    since = now() - timedelta(minutes=limits.failure_window_minutes)
+    if (
+        await _recent_failures(session, column="username", value=username, since=since)
+        >= limits.max_failures_per_user
+        or await _recent_failures(session, column="address", value=address, since=since)
+        >= limits.max_failures_per_address
+    ):
+        raise TooManyAttempts(
+            "Too many failed sign-ins. Wait {minutes} minutes and try again.",
+            retry_after=limits.failure_window_minutes * 60,
+            minutes=limits.failure_window_minutes,
+        )
+    user = (await session.exec(select(User).where(User.username == username))).first()
+    ok = verify_password(user.password_hash if user else None, password)
+    ok = ok and user is not None and user.active
+    session.add(LoginAttempt(username=username, address=address, success=ok))
+    if not ok or user is None:
+        await audit.record(
+            session,
+            actor=audit.Actor("anonymous", None, address),
+            action="auth.login_failed",
+            data={"username": username, "address": address},
+        )
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    token = new_token()
+    session.add(
+        AuthSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            expires_at=now() + timedelta(hours=limits.staff_session_hours),
+        )
+    )
+    await audit.record(
+        session,
+        actor=audit.Actor("user", user.id, user.username),
+        action="auth.login",
+        data={"address": address},
+    )
+    return SignIn(user=user, token=token)
+
+
+async def sign_out(session: AsyncSession, *, auth_session: AuthSession, actor: audit.Actor) -> None:
+    auth_session.revoked_at = now()
+    session.add(auth_session)
+    await audit.record(session, actor=actor, action="auth.logout")
+
+
+async def list_organisations(session: AsyncSession) -> list[Organisation]:
+    return list((await session.exec(select(Organisation).order_by(col(Organisation.id)))).all())
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list((await session.exec(select(User).order_by(col(User.id)))).all())

@@ -1,0 +1,113 @@
+"""The app factory: one process serves pages, the JSON API, signalling and (later) media."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from service import logs, pages
+from service.db import make_engine, make_sessionmaker
+from service.errors import Invalid, MediationError, NotAuthenticated
+from service.i18n import gettext, pick_language
+from service.migrate import ensure_current
+from service.router import health_router, router
+from service.settings import Settings, get_settings
+from service.storage import ContentStore
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+log = logging.getLogger("mediation.http")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.db.url, echo=settings.db.echo)
+        try:
+            await ensure_current(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.store = ContentStore(settings.data_dir / "store")
+        settings.secret()  # create the key now rather than inside the first request
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Online mediation and judicial confirmation",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.include_router(health_router)
+    app.include_router(router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.middleware("http")
+    async def context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex[:16]
+        token = logs.request_id.set(rid)
+        request.state.language = pick_language(
+            request.query_params.get("lang"), request.cookies.get("lang")
+        )
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+            log.info(
+                "%s %s %s",
+                request.method,
+                # Join tokens are credentials: never in a log line.
+                "/join/…" if request.url.path.startswith("/join/") else request.url.path,
+                response.status_code,
+                extra={"ms": round((time.perf_counter() - started) * 1000, 1)},
+            )
+        finally:
+            logs.request_id.reset(token)
+        response.headers["X-Request-ID"] = rid
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.query_params.get("lang") == request.state.language:
+            response.set_cookie("lang", request.state.language, max_age=365 * 86400, samesite="lax")
+        return response
+
+    @app.exception_handler(MediationError)
+    async def domain_error(request: Request, exc: MediationError) -> Response:
+        language = getattr(request.state, "language", "zh_Hans")
+        if not request.url.path.startswith("/api/"):
+            if isinstance(exc, NotAuthenticated):
+                return RedirectResponse(f"/?next={request.url.path}", status_code=303)
+            return pages.error_page(request, exc)
+        body: dict[str, object] = {"detail": gettext(language, exc.message, **exc.params)}
+        if isinstance(exc, Invalid):
+            body["detail"] = [
+                {"loc": ["body", *exc.field.split(".")], "msg": body["detail"], "type": "invalid"}
+            ]
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own shape (loc names the field); drop echoed input, which may hold an ID.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    return app

@@ -1,0 +1,179 @@
+"""Who is calling, and what they may touch: typed dependencies that validate or raise.
+
+Every route says what it needs in its signature (``CurrentMediator``, ``ViewableCase``, ...),
+so the authorisation rules of DESIGN.md live here and nowhere else for this domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from service import audit
+from service.cases import party_actor, staff_actor
+from service.clock import now
+from service.db import SessionDep
+from service.errors import Forbidden, NotAuthenticated, NotFound
+from service.models import AuthSession, Case, Invitation, Organisation, Party, Role, User
+from service.security import csrf_matches, csrf_token, token_hash
+from service.settings import Settings
+from sqlmodel import select
+
+SESSION_COOKIE = "mediation_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class StaffPrincipal:
+    user: User
+    org: Organisation
+    auth_session: AuthSession
+
+    @property
+    def actor(self) -> audit.Actor:
+        return staff_actor(self.user)
+
+
+@dataclass
+class PartyPrincipal:
+    party: Party
+    case: Case
+    auth_session: AuthSession
+
+    @property
+    def actor(self) -> audit.Actor:
+        return party_actor(self.party)
+
+
+Principal = StaffPrincipal | PartyPrincipal
+
+
+def presented_token(request: Request) -> tuple[str | None, bool]:
+    """The session token and whether it came from the cookie (which needs CSRF checks)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+async def load_principal(session: SessionDep, token: str) -> Principal | None:
+    auth = (
+        await session.exec(select(AuthSession).where(AuthSession.token_hash == token_hash(token)))
+    ).first()
+    at = now()
+    if auth is None or auth.revoked_at is not None or auth.expires_at <= at:
+        return None
+    if auth.user_id is not None:
+        user = await session.get(User, auth.user_id)
+        if user is None or not user.active:
+            return None
+        org = await session.get(Organisation, user.org_id)
+        assert org is not None
+        return StaffPrincipal(user=user, org=org, auth_session=auth)
+    party = await session.get(Party, auth.party_id)
+    if party is None:
+        return None
+    if auth.invitation_id is not None:
+        invitation = await session.get(Invitation, auth.invitation_id)
+        if invitation is None or invitation.revoked_at is not None:
+            return None
+    case = await session.get(Case, party.case_id)
+    assert case is not None
+    return PartyPrincipal(party=party, case=case, auth_session=auth)
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    token, from_cookie = presented_token(request)
+    if token is None:
+        return None
+    principal = await load_principal(session, token)
+    if principal is None:
+        return None
+    if from_cookie and request.method not in SAFE_METHODS:
+        secret = settings_of(request).secret()
+        if not csrf_matches(
+            secret, principal.auth_session.token_hash, request.headers.get(CSRF_HEADER)
+        ):
+            raise Forbidden("The form's security token is missing or stale; reload the page.")
+    request.state.principal = principal
+    return principal
+
+
+async def require_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise NotAuthenticated("Sign in first (or open your join link again).")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+async def require_staff(principal: CurrentPrincipal) -> StaffPrincipal:
+    if not isinstance(principal, StaffPrincipal):
+        raise Forbidden("Only staff may do this.")
+    return principal
+
+
+CurrentStaff = Annotated[StaffPrincipal, Depends(require_staff)]
+
+
+def _role(*roles: Role) -> object:
+    async def dependency(staff: CurrentStaff) -> StaffPrincipal:
+        if staff.user.role not in roles:
+            raise Forbidden("Your role may not do this.")
+        return staff
+
+    return Depends(dependency)
+
+
+CurrentMediator = Annotated[StaffPrincipal, _role(Role.mediator)]
+CurrentAdmin = Annotated[StaffPrincipal, _role(Role.admin)]
+
+
+async def _mediator_case(
+    session: SessionDep, mediator: CurrentMediator, case_id: Annotated[int, Path(ge=1)]
+) -> Case:
+    case = await session.get(Case, case_id)
+    if case is None or case.org_id != mediator.user.org_id:
+        raise NotFound("No such case.")
+    return case
+
+
+async def _viewable_case(
+    session: SessionDep, principal: CurrentPrincipal, case_id: Annotated[int, Path(ge=1)]
+) -> Case:
+    """A case the caller may read: a mediator's committee's, or a party's own."""
+    if isinstance(principal, PartyPrincipal):
+        if principal.case.id != case_id:
+            raise NotFound("No such case.")
+        return principal.case
+    if principal.user.role != Role.mediator:
+        # Judges see cases through their court's queue (confirmation); admins see no content.
+        raise Forbidden("Your role may not do this.")
+    case = await session.get(Case, case_id)
+    if case is None or case.org_id != principal.user.org_id:
+        raise NotFound("No such case.")
+    return case
+
+
+MediatorCase = Annotated[Case, Depends(_mediator_case)]
+ViewableCase = Annotated[Case, Depends(_viewable_case)]
+
+
+def csrf_for(request: Request, principal: Principal | None) -> str:
+    if principal is None:
+        return ""
+    return csrf_token(settings_of(request).secret(), principal.auth_session.token_hash)

@@ -1,0 +1,434 @@
+"""Cases, their parties and join links: intake, numbering, the case state machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import audit
+from service.clock import now
+from service.errors import Invalid, InvalidTransition, NotFound
+from service.i18n import N_
+from service.models import (
+    AuditEvent,
+    AuthSession,
+    Case,
+    CaseCounter,
+    CaseStatus,
+    DisputeType,
+    Invitation,
+    Organisation,
+    OrgKind,
+    Party,
+    PartyKind,
+    PartyRole,
+    User,
+)
+from service.personal import mask_id_number, resident_id_problem, uscc_problem
+from service.security import new_token, token_hash
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+# The case state machine (DESIGN.md). ``agreed`` is reached only when an agreement takes
+# effect; the other moves are the mediator's.
+TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.intake: frozenset(
+        {CaseStatus.mediating, CaseStatus.failed, CaseStatus.withdrawn}
+    ),
+    CaseStatus.mediating: frozenset(
+        {CaseStatus.agreed, CaseStatus.failed, CaseStatus.withdrawn}
+    ),
+    CaseStatus.agreed: frozenset({CaseStatus.closed}),
+    CaseStatus.closed: frozenset(),
+    CaseStatus.failed: frozenset(),
+    CaseStatus.withdrawn: frozenset(),
+}
+NEEDS_REASON = frozenset({CaseStatus.failed, CaseStatus.withdrawn})
+ENDED = frozenset({CaseStatus.closed, CaseStatus.failed, CaseStatus.withdrawn})
+
+STATUS_LABELS = {
+    CaseStatus.intake: N_("Intake"),
+    CaseStatus.mediating: N_("Mediating"),
+    CaseStatus.agreed: N_("Agreed"),
+    CaseStatus.closed: N_("Closed"),
+    CaseStatus.failed: N_("Failed"),
+    CaseStatus.withdrawn: N_("Withdrawn"),
+}
+DISPUTE_LABELS = {
+    DisputeType.neighbour: N_("Neighbour dispute"),
+    DisputeType.property_management: N_("Property management"),
+    DisputeType.family: N_("Family and marriage"),
+    DisputeType.debt: N_("Debt and loans"),
+    DisputeType.labour: N_("Labour and wages"),
+    DisputeType.traffic: N_("Traffic accident"),
+    DisputeType.consumer: N_("Consumer dispute"),
+    DisputeType.other: N_("Other"),
+}
+PARTY_ROLE_LABELS = {
+    PartyRole.applicant: N_("Applicant"),
+    PartyRole.respondent: N_("Respondent"),
+    PartyRole.third_party: N_("Third party"),
+}
+
+
+@dataclass(frozen=True)
+class NewParty:
+    role: PartyRole
+    kind: PartyKind
+    name: str
+    id_number: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    representative: str | None = None
+    agent_name: str | None = None
+    agent_id_number: str | None = None
+    agent_phone: str | None = None
+
+
+def check_party(index: int, party: NewParty) -> None:
+    """Domain checks that the schema cannot express; field paths match the request body."""
+    where = f"parties.{index}"
+    if party.id_number:
+        problem = (
+            resident_id_problem(party.id_number)
+            if party.kind == PartyKind.person
+            else uscc_problem(party.id_number)
+        )
+        if problem:
+            raise Invalid(problem, field=f"{where}.id_number")
+    if party.agent_id_number and (problem := resident_id_problem(party.agent_id_number)):
+        raise Invalid(problem, field=f"{where}.agent.id_number")
+
+
+async def _next_seq(session: AsyncSession, *, org_id: int, year: int) -> int:
+    """Allocate the next number atomically; concurrent intakes never share a number."""
+    bumped = await session.exec(
+        update(CaseCounter)
+        .where(col(CaseCounter.org_id) == org_id, col(CaseCounter.year) == year)
+        .values(last=col(CaseCounter.last) + 1)
+        .returning(col(CaseCounter.last))
+    )
+    row = bumped.first()
+    if row is not None:
+        return int(row[0])
+    await session.exec(insert(CaseCounter).values(org_id=org_id, year=year, last=1))
+    return 1
+
+
+def case_number(org: Organisation, year: int, seq: int) -> str:
+    return f"（{year}）{org.code}调字第{seq}号"
+
+
+async def create_case(
+    session: AsyncSession,
+    *,
+    mediator: User,
+    dispute_type: DisputeType,
+    title: str,
+    summary: str,
+    parties: list[NewParty],
+) -> tuple[Case, list[Party]]:
+    roles = {p.role for p in parties}
+    if PartyRole.applicant not in roles or PartyRole.respondent not in roles:
+        raise Invalid(
+            "A case needs at least one applicant and one respondent.", field="parties"
+        )
+    for index, party in enumerate(parties):
+        check_party(index, party)
+    org = await session.get(Organisation, mediator.org_id)
+    if org is None or org.kind != OrgKind.committee:
+        raise NotFound("No such organisation.")
+    year = now().astimezone(CHINA).year
+    seq = await _next_seq(session, org_id=org.id or 0, year=year)
+    case = Case(
+        org_id=mediator.org_id,
+        year=year,
+        seq=seq,
+        number=case_number(org, year, seq),
+        dispute_type=dispute_type,
+        title=title,
+        summary=summary,
+        mediator_id=mediator.id or 0,
+    )
+    session.add(case)
+    await session.flush()
+    rows = [Party(case_id=case.id or 0, **party.__dict__) for party in parties]
+    session.add_all(rows)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=staff_actor(mediator),
+        action="case.created",
+        case_id=case.id,
+        data={
+            "number": case.number,
+            "dispute_type": dispute_type,
+            "parties": [
+                {"id": p.id, "role": p.role, "name": p.name, "id_number": mask_id_number(p.id_number)}
+                for p in rows
+            ],
+        },
+    )
+    return case, rows
+
+
+def staff_actor(user: User) -> audit.Actor:
+    return audit.Actor("user", user.id, f"{user.role}:{user.username}")
+
+
+def party_actor(party: Party) -> audit.Actor:
+    return audit.Actor("party", party.id, f"party:{party.name}")
+
+
+async def transition(
+    session: AsyncSession,
+    *,
+    case: Case,
+    to: CaseStatus,
+    actor: audit.Actor,
+    reason: str | None = None,
+) -> Case:
+    """The one place a case changes status; every move is an audit event."""
+    current = CaseStatus(case.status)
+    if to not in TRANSITIONS[current]:
+        raise InvalidTransition(
+            "A case in state '{state}' cannot move to '{to}'.", state=current.value, to=to.value
+        )
+    if to in NEEDS_REASON and not (reason and reason.strip()):
+        raise Invalid("Say why the mediation ended.", field="reason")
+    at = now()
+    case.status = to
+    case.updated_at = at
+    if to == CaseStatus.mediating:
+        case.mediation_started_at = at
+    if to in ENDED:
+        case.ended_at = at
+    if reason:
+        case.end_reason = reason.strip()
+    session.add(case)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="case.status_changed",
+        case_id=case.id,
+        data={"from": current, "to": to, "reason": reason},
+    )
+    return case
+
+
+async def list_cases(
+    session: AsyncSession,
+    *,
+    org_id: int | None = None,
+    case_id: int | None = None,
+    status: CaseStatus | None = None,
+    dispute_type: DisputeType | None = None,
+    query: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[Case], int]:
+    conditions: list[Any] = []
+    if org_id is not None:
+        conditions.append(col(Case.org_id) == org_id)
+    if case_id is not None:
+        conditions.append(col(Case.id) == case_id)
+    if status is not None:
+        conditions.append(col(Case.status) == status)
+    if dispute_type is not None:
+        conditions.append(col(Case.dispute_type) == dispute_type)
+    if query:
+        like = f"%{query}%"
+        conditions.append(or_(col(Case.title).like(like), col(Case.number).like(like)))
+    total = (
+        await session.exec(select(func.count()).select_from(Case).where(*conditions))
+    ).one()
+    rows = (
+        await session.exec(
+            select(Case)
+            .where(*conditions)
+            .order_by(col(Case.created_at).desc(), col(Case.id).desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    ).all()
+    return list(rows), int(total)
+
+
+async def parties_of(session: AsyncSession, case_ids: list[int]) -> dict[int, list[Party]]:
+    grouped: dict[int, list[Party]] = {cid: [] for cid in case_ids}
+    if not case_ids:
+        return grouped
+    rows = await session.exec(
+        select(Party).where(col(Party.case_id).in_(case_ids)).order_by(col(Party.id))
+    )
+    for party in rows:
+        grouped[party.case_id].append(party)
+    return grouped
+
+
+async def case_in_org(session: AsyncSession, *, case_id: int, org_id: int) -> Case:
+    case = await session.get(Case, case_id)
+    if case is None or case.org_id != org_id:
+        raise NotFound("No such case.")
+    return case
+
+
+async def party_of_case(session: AsyncSession, *, case: Case, party_id: int) -> Party:
+    party = await session.get(Party, party_id)
+    if party is None or party.case_id != case.id:
+        raise NotFound("No such party in this case.")
+    return party
+
+
+# -- join links ----------------------------------------------------------------------------
+
+
+async def create_invitation(
+    session: AsyncSession,
+    *,
+    case: Case,
+    party: Party,
+    mediator: User,
+    valid_for: timedelta,
+) -> tuple[Invitation, str]:
+    """A fresh link for one party. The token is returned once and only its hash is kept."""
+    if CaseStatus(case.status) in ENDED:
+        raise InvalidTransition(
+            "A case in state '{state}' takes no new join links.", state=case.status
+        )
+    token = new_token()
+    invitation = Invitation(
+        case_id=case.id or 0,
+        party_id=party.id or 0,
+        token_hash=token_hash(token),
+        created_by=mediator.id or 0,
+        expires_at=now() + valid_for,
+    )
+    session.add(invitation)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=staff_actor(mediator),
+        action="invitation.created",
+        case_id=case.id,
+        data={
+            "invitation_id": invitation.id,
+            "party_id": party.id,
+            "expires_at": invitation.expires_at.isoformat(),
+        },
+    )
+    return invitation, token
+
+
+async def list_invitations(session: AsyncSession, *, case: Case) -> list[Invitation]:
+    rows = await session.exec(
+        select(Invitation).where(Invitation.case_id == case.id).order_by(col(Invitation.id))
+    )
+    return list(rows.all())
+
+
+async def revoke_invitation(
+    session: AsyncSession, *, case: Case, invitation_id: int, mediator: User
+) -> Invitation:
+    invitation = await session.get(Invitation, invitation_id)
+    if invitation is None or invitation.case_id != case.id:
+        raise NotFound("No such join link.")
+    if invitation.revoked_at is None:
+        invitation.revoked_at = now()
+        session.add(invitation)
+        # Sessions opened through the link end with it.
+        await session.exec(
+            update(AuthSession)
+            .where(
+                col(AuthSession.invitation_id) == invitation.id,
+                col(AuthSession.revoked_at).is_(None),
+            )
+            .values(revoked_at=invitation.revoked_at)
+        )
+        await audit.record(
+            session,
+            actor=staff_actor(mediator),
+            action="invitation.revoked",
+            case_id=case.id,
+            data={"invitation_id": invitation.id, "party_id": invitation.party_id},
+        )
+    return invitation
+
+
+def invitation_state(invitation: Invitation, at: datetime | None = None) -> str:
+    at = at or now()
+    if invitation.revoked_at is not None:
+        return "revoked"
+    if invitation.expires_at <= at:
+        return "expired"
+    return "active"
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    party: Party
+    case: Case
+    invitation: Invitation
+    session_token: str
+
+
+async def redeem_invitation(
+    session: AsyncSession, *, token: str, address: str
+) -> Redeemed | str:
+    """Open a party session from a join link, or say why not: 'unknown', 'expired', 'revoked'.
+
+    Refusals are returned, not raised, so the caller commits the audit event for the attempt.
+    """
+    invitation = (
+        await session.exec(select(Invitation).where(Invitation.token_hash == token_hash(token)))
+    ).first()
+    if invitation is None:
+        return "unknown"
+    state = invitation_state(invitation)
+    party = await session.get(Party, invitation.party_id)
+    case = await session.get(Case, invitation.case_id)
+    assert party is not None and case is not None  # foreign keys guarantee both
+    if state != "active":
+        await audit.record(
+            session,
+            actor=audit.Actor("anonymous", None, address),
+            action="invitation.refused",
+            case_id=case.id,
+            data={"invitation_id": invitation.id, "party_id": party.id, "why": state},
+        )
+        return state
+    at = now()
+    invitation.last_used_at = at
+    invitation.use_count += 1
+    session.add(invitation)
+    session_token = new_token()
+    session.add(
+        AuthSession(
+            token_hash=token_hash(session_token),
+            party_id=party.id,
+            invitation_id=invitation.id,
+            expires_at=invitation.expires_at,
+        )
+    )
+    await audit.record(
+        session,
+        actor=party_actor(party),
+        action="invitation.used",
+        case_id=case.id,
+        data={"invitation_id": invitation.id, "address": address},
+    )
+    return Redeemed(party=party, case=case, invitation=invitation, session_token=session_token)
+
+
+async def case_events(session: AsyncSession, *, case: Case) -> list[AuditEvent]:
+    rows = await session.exec(
+        select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(col(AuditEvent.seq))
+    )
+    return list(rows.all())

@@ -1,0 +1,199 @@
+"""The ``mediation`` command (API.md): serve, demo, org add, user add, db upgrade, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import accounts, audit, demo, logs
+from service.db import make_engine, make_sessionmaker, unit_of_work
+from service.errors import Invalid, MediationError, SchemaOutOfDate
+from service.migrate import ensure_current, upgrade
+from service.models import CommitteeLevel, Industry, OrgKind, Role
+from service.settings import Settings, get_settings
+
+
+async def _in_transaction(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[Any]]
+) -> Any:
+    engine = make_engine(settings.db.url)
+    try:
+        await ensure_current(engine)
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    print(json.dumps(data, ensure_ascii=False, default=str, indent=2))
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from service.app import create_app
+
+    upgrade(settings.db.url)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        ws_max_size=64 * 1024 + 1024,
+    )
+    return 0
+
+
+def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
+    upgrade(settings.db.url)
+    print("database is at the newest schema")
+    return 0
+
+
+def cmd_demo(_: argparse.Namespace, settings: Settings) -> int:
+    async def work(session: AsyncSession) -> demo.DemoLinks | None | str:
+        if await demo.is_empty(session):
+            await demo.seed(session)
+        else:
+            found = await demo.fresh_links(session, settings.public_url)
+            return found or "not-demo"
+        return await demo.fresh_links(session, settings.public_url)
+
+    result = asyncio.run(_in_transaction(settings, work))
+    if not isinstance(result, demo.DemoLinks):
+        print("The database already holds data that is not the demo; nothing was added.")
+        return 0
+    print(f"\nDemo case {result.case_number}")
+    print("Staff sign-in at", settings.public_url + "/")
+    for username, password, role in result.users:
+        print(f"  {role:9s} {username} / {password}")
+    print("Join links (new ones each run; valid 7 days):")
+    for name, url in result.links:
+        print(f"  {name}: {url}")
+    print()
+    return 0
+
+
+def cmd_org_add(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        org = await accounts.create_organisation(
+            session,
+            actor=audit.CLI,
+            kind=OrgKind(args.kind),
+            name=args.name,
+            code=args.code,
+            level=CommitteeLevel(args.level) if args.level else None,
+            industry=Industry(args.industry) if args.industry else None,
+            parent_id=args.parent,
+            region_code=args.region,
+        )
+        return org.model_dump()
+
+    _print_json(asyncio.run(_in_transaction(settings, work)))
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.password_stdin:
+        raise Invalid("Give the password on standard input with --password-stdin.", field="password")
+    password = sys.stdin.readline().rstrip("\r\n")
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        user = await accounts.create_user(
+            session,
+            actor=audit.CLI,
+            username=args.username,
+            password=password,
+            role=Role(args.role),
+            org_id=args.org,
+            name=args.name,
+        )
+        return user.model_dump(exclude={"password_hash"})
+
+    _print_json(asyncio.run(_in_transaction(settings, work)))
+    return 0
+
+
+def cmd_audit_verify(_: argparse.Namespace, settings: Settings) -> int:
+    async def work(session: AsyncSession) -> tuple[int, audit.Break | None]:
+        return await audit.verify(session)
+
+    count, broken = asyncio.run(_in_transaction(settings, work))
+    if broken is not None:
+        print(
+            f"audit chain BROKEN at event {broken.seq}: {broken.reason}"
+            f" ({count} events before it hold)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"audit chain intact: {count} events")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mediation", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate the database, then serve")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("demo", help="seed an empty database with the demo").set_defaults(
+        func=cmd_demo
+    )
+
+    org = sub.add_parser("org", help="organisations").add_subparsers(dest="org_cmd", required=True)
+    org_add = org.add_parser("add", help="add a committee or court")
+    org_add.add_argument("--name", required=True)
+    org_add.add_argument("--kind", required=True, choices=[k.value for k in OrgKind])
+    org_add.add_argument("--level", choices=[v.value for v in CommitteeLevel])
+    org_add.add_argument("--industry", choices=[v.value for v in Industry])
+    org_add.add_argument("--parent", type=int)
+    org_add.add_argument("--region", help="a court's region code, e.g. 晋0403")
+    org_add.add_argument("--code", help="short name used in case numbers (default: the name)")
+    org_add.set_defaults(func=cmd_org_add)
+
+    user = sub.add_parser("user", help="staff accounts").add_subparsers(
+        dest="user_cmd", required=True
+    )
+    user_add = user.add_parser("add", help="add a staff account")
+    user_add.add_argument("--username", required=True)
+    user_add.add_argument("--password-stdin", action="store_true")
+    user_add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    user_add.add_argument("--org", type=int, required=True)
+    user_add.add_argument("--name")
+    user_add.set_defaults(func=cmd_user_add)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    aud = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd", required=True)
+    aud.add_parser("verify", help="walk the hash chain").set_defaults(func=cmd_audit_verify)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = get_settings()
+    logs.configure(settings.log_level, json_lines=settings.log_json)
+    try:
+        code: int = args.func(args, settings)
+    except SchemaOutOfDate as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except MediationError as exc:
+        print(f"error: {exc.message.format(**exc.params)}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

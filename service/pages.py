@@ -1,0 +1,246 @@
+"""Server-rendered pages (Jinja2, autoescaped) for staff and parties.
+
+Pages only read; every change goes through the JSON API from the page's ES module, with the
+CSRF token from the page's meta tag.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from service import cases
+from service.auth import (
+    OptionalPrincipal,
+    PartyPrincipal,
+    StaffPrincipal,
+    csrf_for,
+    settings_of,
+)
+from service.db import SessionDep
+from service.clock import now
+from service.errors import Forbidden, MediationError, NotAuthenticated
+from service.i18n import HTML_LANG, LANGUAGES, gettext, translations
+from service.models import Case, CaseStatus, DisputeType, PartyKind, PartyRole, Role
+from service.personal import mask_id_number
+from service.router import REFUSALS, client_address, set_session_cookie
+
+router = APIRouter(include_in_schema=False)
+
+_TEMPLATE_DIRS = [Path(__file__).parent / "templates"]
+_env = Environment(
+    loader=ChoiceLoader([FileSystemLoader(str(d)) for d in _TEMPLATE_DIRS]),
+    autoescape=select_autoescape(default=True),
+    enable_async=False,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["mask"] = mask_id_number
+
+# Strings the browser scripts show; rendered into each page in the caller's language.
+SCRIPT_STRINGS = [
+    "Saving…",
+    "Something went wrong. Please try again.",
+    "Copied",
+    "Copy link",
+    "Link for {name}",
+    "Revoke",
+    "Revoked",
+    "Withdraw the link? The party will be signed out.",
+    "Add party",
+    "Remove",
+    "Party {n}",
+    "Say why the mediation ended.",
+    "Signing in…",
+    "No network connection. Check your connection and try again.",
+]
+
+
+def render(
+    request: Request,
+    template: str,
+    principal: Any = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    language: str = request.state.language
+    tr = translations(language)
+
+    def _(message: str, **params: Any) -> str:
+        text = tr.gettext(message)
+        return text.format(**params) if params else text
+
+    script_strings = {s: tr.gettext(s) for s in SCRIPT_STRINGS}
+    html = _env.get_template(template).render(
+        request=request,
+        principal=principal,
+        staff=principal if isinstance(principal, StaffPrincipal) else None,
+        party_principal=principal if isinstance(principal, PartyPrincipal) else None,
+        csrf=csrf_for(request, principal),
+        language=language,
+        html_lang=HTML_LANG[language],
+        languages=LANGUAGES,
+        script_strings=json.dumps(script_strings, ensure_ascii=False),
+        status_labels=cases.STATUS_LABELS,
+        dispute_labels=cases.DISPUTE_LABELS,
+        role_labels=cases.PARTY_ROLE_LABELS,
+        _=_,
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(request: Request, exc: MediationError) -> HTMLResponse:
+    principal = getattr(request.state, "principal", None)
+    message = gettext(request.state.language, exc.message, **exc.params)
+    return render(
+        request, "error.html", principal, status_code=exc.status_code, message=message
+    )
+
+
+def _staff_home(principal: StaffPrincipal) -> str:
+    return "/cases" if principal.user.role == Role.mediator else "/home"
+
+
+@router.get("/", response_class=HTMLResponse)
+async def sign_in_page(request: Request, principal: OptionalPrincipal) -> Response:
+    if isinstance(principal, StaffPrincipal):
+        return RedirectResponse(_staff_home(principal), status_code=303)
+    if isinstance(principal, PartyPrincipal):
+        return RedirectResponse("/my-case", status_code=303)
+    return render(request, "login.html", None, next=request.query_params.get("next", ""))
+
+
+def _require_staff(principal: Any) -> StaffPrincipal:
+    if principal is None:
+        raise NotAuthenticated("Sign in first (or open your join link again).")
+    if not isinstance(principal, StaffPrincipal):
+        raise Forbidden("Only staff may do this.")
+    return principal
+
+
+def _require_mediator(principal: Any) -> StaffPrincipal:
+    staff = _require_staff(principal)
+    if staff.user.role != Role.mediator:
+        raise Forbidden("Your role may not do this.")
+    return staff
+
+
+@router.get("/home", response_class=HTMLResponse)
+async def staff_home(request: Request, principal: OptionalPrincipal) -> Response:
+    staff = _require_staff(principal)
+    if staff.user.role == Role.mediator:
+        return RedirectResponse("/cases", status_code=303)
+    return render(request, "home.html", staff)
+
+
+@router.get("/cases", response_class=HTMLResponse)
+async def case_list_page(
+    request: Request, principal: OptionalPrincipal, session: SessionDep
+) -> Response:
+    staff = _require_mediator(principal)
+    params = request.query_params
+    status = params.get("status") if params.get("status") in set(CaseStatus) else None
+    dtype = params.get("type") if params.get("type") in set(DisputeType) else None
+    try:
+        page = max(1, min(int(params.get("page", "1")), 10_000))
+    except ValueError:
+        page = 1
+    query = (params.get("q") or "").strip()[:100] or None
+    per_page = 20
+    rows, total = await cases.list_cases(
+        session,
+        org_id=staff.user.org_id,
+        status=CaseStatus(status) if status else None,
+        dispute_type=DisputeType(dtype) if dtype else None,
+        query=query,
+        page=page,
+        per_page=per_page,
+    )
+    grouped = await cases.parties_of(session, [c.id or 0 for c in rows])
+    return render(
+        request,
+        "cases.html",
+        staff,
+        rows=rows,
+        parties=grouped,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // per_page)),
+        status=status,
+        dtype=dtype,
+        query=query or "",
+    )
+
+
+@router.get("/cases/new", response_class=HTMLResponse)
+async def intake_page(request: Request, principal: OptionalPrincipal) -> Response:
+    staff = _require_mediator(principal)
+    return render(
+        request,
+        "intake.html",
+        staff,
+        party_roles=list(PartyRole),
+        party_kinds=list(PartyKind),
+        dispute_types=list(DisputeType),
+    )
+
+
+async def _case_context(session: SessionDep, case: Case) -> dict[str, Any]:
+    grouped = await cases.parties_of(session, [case.id or 0])
+    return {"case": case, "parties": grouped[case.id or 0]}
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+async def case_page(
+    case_id: int, request: Request, principal: OptionalPrincipal, session: SessionDep
+) -> Response:
+    staff = _require_mediator(principal)
+    case = await cases.case_in_org(session, case_id=case_id, org_id=staff.user.org_id)
+    invitations = await cases.list_invitations(session, case=case)
+    events = await cases.case_events(session, case=case)
+    return render(
+        request,
+        "case.html",
+        staff,
+        invitations=invitations,
+        invitation_state=cases.invitation_state,
+        events=[(e, json.loads(e.data)) for e in events],
+        transitions=sorted(cases.TRANSITIONS[CaseStatus(case.status)] - {CaseStatus.agreed}),
+        **await _case_context(session, case),
+    )
+
+
+@router.get("/join/{token}", response_class=HTMLResponse)
+async def join(token: str, request: Request, session: SessionDep) -> Response:
+    result = await cases.redeem_invitation(
+        session, token=token[:200], address=client_address(request)
+    )
+    if isinstance(result, str):
+        message = gettext(request.state.language, REFUSALS[result])
+        # Returned, not raised: the refused attempt's audit event must be committed.
+        return render(request, "error.html", None, status_code=401, message=message)
+    response = RedirectResponse("/my-case", status_code=303)
+    remaining = int((result.invitation.expires_at - now()).total_seconds())
+    set_session_cookie(request, response, result.session_token, remaining)
+    return response
+
+
+@router.get("/my-case", response_class=HTMLResponse)
+async def party_case_page(
+    request: Request, principal: OptionalPrincipal, session: SessionDep
+) -> Response:
+    if not isinstance(principal, PartyPrincipal):
+        if principal is None:
+            message = gettext(request.state.language, "Open the join link your mediator sent you.")
+            return render(request, "error.html", None, status_code=401, message=message)
+        raise Forbidden("This page is for the parties of a case.")
+    context = await _case_context(session, principal.case)
+    return render(request, "party_case.html", principal, me=principal.party, **context)

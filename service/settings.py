@@ -1,0 +1,103 @@
+"""One settings class, read from the environment (``MEDIATION_*``) through a cached getter."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseModel):
+    url: str = ""
+    echo: bool = False
+
+
+class RtcSettings(BaseModel):
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class AuthSettings(BaseModel):
+    staff_session_hours: int = 12
+    invitation_days: int = 7
+    # Failed sign-ins allowed per username (and, more generously, per address) in the window.
+    max_failures_per_user: int = 5
+    max_failures_per_address: int = 30
+    failure_window_minutes: int = 15
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment.
+
+    The flat names in API.md (``MEDIATION_DATABASE_URL``, ``MEDIATION_ICE_SERVERS``) are the
+    contract; they are folded into the nested groups below after validation.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MEDIATION_", env_nested_delimiter="__")
+
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    secret_key: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    ice_servers: str = ""
+    default_language: str = "zh_Hans"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    rtc: RtcSettings = Field(default_factory=RtcSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _fold(self) -> Settings:
+        self.data_dir = self.data_dir.resolve()
+        if not self.db.url:
+            self.db.url = self.database_url or (
+                f"sqlite+aiosqlite:///{self.data_dir / 'mediation.db'}"
+            )
+        if self.ice_servers and not self.rtc.ice_servers:
+            try:
+                servers = json.loads(self.ice_servers)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"MEDIATION_ICE_SERVERS is not valid JSON: {exc}") from exc
+            if not isinstance(servers, list) or not all(isinstance(s, dict) for s in servers):
+                raise ValueError(
+                    'MEDIATION_ICE_SERVERS must be a JSON list such as [{"urls": "stun:..."}]'
+                )
+            self.rtc.ice_servers = servers
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    def secret(self) -> bytes:
+        """The key that signs sessions: from the environment, else made once in the data dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process made it first; use theirs
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
