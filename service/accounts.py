@@ -133,9 +133,7 @@ class SignIn:
     token: str
 
 
-async def _recent_failures(
-    session: AsyncSession, *, column: str, value: str, since: object
-) -> int:
+async def _recent_failures(session: AsyncSession, *, column: str, value: str, since: object) -> int:
     field = col(getattr(LoginAttempt, column))
     count = await session.exec(
         select(func.count())

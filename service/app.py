@@ -61,7 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.middleware("http")
-    async def context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex[:16]
         token = logs.request_id.set(rid)
         request.state.language = pick_language(

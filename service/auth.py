@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from sqlmodel import select
 
 from service import audit
 from service.cases import party_actor, staff_actor
@@ -19,7 +20,6 @@ from service.errors import Forbidden, NotAuthenticated, NotFound
 from service.models import AuthSession, Case, Invitation, Organisation, Party, Role, User
 from service.security import csrf_matches, csrf_token, token_hash
 from service.settings import Settings
-from sqlmodel import select
 
 SESSION_COOKIE = "mediation_session"
 CSRF_HEADER = "X-CSRF-Token"

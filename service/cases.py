@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import func, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,12 +40,8 @@ CHINA = ZoneInfo("Asia/Shanghai")
 # The case state machine (DESIGN.md). ``agreed`` is reached only when an agreement takes
 # effect; the other moves are the mediator's.
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
-    CaseStatus.intake: frozenset(
-        {CaseStatus.mediating, CaseStatus.failed, CaseStatus.withdrawn}
-    ),
-    CaseStatus.mediating: frozenset(
-        {CaseStatus.agreed, CaseStatus.failed, CaseStatus.withdrawn}
-    ),
+    CaseStatus.intake: frozenset({CaseStatus.mediating, CaseStatus.failed, CaseStatus.withdrawn}),
+    CaseStatus.mediating: frozenset({CaseStatus.agreed, CaseStatus.failed, CaseStatus.withdrawn}),
     CaseStatus.agreed: frozenset({CaseStatus.closed}),
     CaseStatus.closed: frozenset(),
     CaseStatus.failed: frozenset(),
@@ -107,18 +105,19 @@ def check_party(index: int, party: NewParty) -> None:
 
 
 async def _next_seq(session: AsyncSession, *, org_id: int, year: int) -> int:
-    """Allocate the next number atomically; concurrent intakes never share a number."""
-    bumped = await session.exec(
-        update(CaseCounter)
-        .where(col(CaseCounter.org_id) == org_id, col(CaseCounter.year) == year)
-        .values(last=col(CaseCounter.last) + 1)
+    """Allocate the next number atomically: one upsert, so concurrent intakes (even the
+    first of a year) queue on the counter row and never share or skip a number."""
+    assert session.bind is not None
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(CaseCounter)
+        .values(org_id=org_id, year=year, last=1)
+        .on_conflict_do_update(
+            index_elements=["org_id", "year"], set_={"last": col(CaseCounter.last) + 1}
+        )
         .returning(col(CaseCounter.last))
     )
-    row = bumped.first()
-    if row is not None:
-        return int(row[0])
-    await session.exec(insert(CaseCounter).values(org_id=org_id, year=year, last=1))
-    return 1
+    return int((await session.exec(statement)).one()[0])
 
 
 def case_number(org: Organisation, year: int, seq: int) -> str:
@@ -136,9 +135,7 @@ async def create_case(
 ) -> tuple[Case, list[Party]]:
     roles = {p.role for p in parties}
     if PartyRole.applicant not in roles or PartyRole.respondent not in roles:
-        raise Invalid(
-            "A case needs at least one applicant and one respondent.", field="parties"
-        )
+        raise Invalid("A case needs at least one applicant and one respondent.", field="parties")
     for index, party in enumerate(parties):
         check_party(index, party)
     org = await session.get(Organisation, mediator.org_id)
@@ -170,7 +167,12 @@ async def create_case(
             "number": case.number,
             "dispute_type": dispute_type,
             "parties": [
-                {"id": p.id, "role": p.role, "name": p.name, "id_number": mask_id_number(p.id_number)}
+                {
+                    "id": p.id,
+                    "role": p.role,
+                    "name": p.name,
+                    "id_number": mask_id_number(p.id_number),
+                }
                 for p in rows
             ],
         },
@@ -246,9 +248,7 @@ async def list_cases(
     if query:
         like = f"%{query}%"
         conditions.append(or_(col(Case.title).like(like), col(Case.number).like(like)))
-    total = (
-        await session.exec(select(func.count()).select_from(Case).where(*conditions))
-    ).one()
+    total = (await session.exec(select(func.count()).select_from(Case).where(*conditions))).one()
     rows = (
         await session.exec(
             select(Case)
@@ -379,9 +379,7 @@ class Redeemed:
     session_token: str
 
 
-async def redeem_invitation(
-    session: AsyncSession, *, token: str, address: str
-) -> Redeemed | str:
+async def redeem_invitation(session: AsyncSession, *, token: str, address: str) -> Redeemed | str:
     """Open a party session from a join link, or say why not: 'unknown', 'expired', 'revoked'.
 
     Refusals are returned, not raised, so the caller commits the audit event for the attempt.

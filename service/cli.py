@@ -58,7 +58,7 @@ def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(_: argparse.Namespace, settings: Settings) -> int:
-    async def work(session: AsyncSession) -> demo.DemoLinks | None | str:
+    async def work(session: AsyncSession) -> demo.DemoLinks | str | None:
         if await demo.is_empty(session):
             await demo.seed(session)
         else:
@@ -102,7 +102,9 @@ def cmd_org_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     if not args.password_stdin:
-        raise Invalid("Give the password on standard input with --password-stdin.", field="password")
+        raise Invalid(
+            "Give the password on standard input with --password-stdin.", field="password"
+        )
     password = sys.stdin.readline().rstrip("\r\n")
 
     async def work(session: AsyncSession) -> dict[str, Any]:
@@ -146,9 +148,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
 
-    sub.add_parser("demo", help="seed an empty database with the demo").set_defaults(
-        func=cmd_demo
-    )
+    sub.add_parser("demo", help="seed an empty database with the demo").set_defaults(func=cmd_demo)
 
     org = sub.add_parser("org", help="organisations").add_subparsers(dest="org_cmd", required=True)
     org_add = org.add_parser("add", help="add a committee or court")

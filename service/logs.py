@@ -20,10 +20,8 @@ class ContextFilter(logging.Filter):
         record.request_id = request_id.get()
         if isinstance(record.msg, str):
             record.msg = mask_in_text(record.msg)
-        if record.args:
-            record.args = tuple(
-                mask_in_text(a) if isinstance(a, str) else a for a in record.args  # type: ignore[union-attr]
-            )
+        if isinstance(record.args, tuple):
+            record.args = tuple(mask_in_text(a) if isinstance(a, str) else a for a in record.args)
         for key, value in list(record.__dict__.items()):
             if isinstance(value, str) and key not in {"msg", "request_id"}:
                 record.__dict__[key] = mask_in_text(value)

@@ -24,7 +24,6 @@ from sqlmodel import Field, SQLModel
 from service.clock import now
 from service.db import UTCDateTime
 
-
 # Stable constraint names, so Alembic migrations can name what they alter on both databases.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -115,20 +114,14 @@ class Organisation(SQLModel, table=True):
     __tablename__ = "organisation"
     __table_args__ = (
         CheckConstraint(_in("kind", OrgKind), name="kind"),
-        CheckConstraint(
-            f"level IS NULL OR {_in('level', CommitteeLevel)}", name="level"
-        ),
-        CheckConstraint(
-            f"industry IS NULL OR {_in('industry', Industry)}", name="industry"
-        ),
+        CheckConstraint(f"level IS NULL OR {_in('level', CommitteeLevel)}", name="level"),
+        CheckConstraint(f"industry IS NULL OR {_in('industry', Industry)}", name="industry"),
         CheckConstraint(
             "(kind = 'committee' AND level IS NOT NULL AND region_code IS NULL)"
             " OR (kind = 'court' AND level IS NULL AND region_code IS NOT NULL)",
             name="shape",
         ),
-        CheckConstraint(
-            "(level = 'industry') = (industry IS NOT NULL)", name="industry_level"
-        ),
+        CheckConstraint("(level = 'industry') = (industry IS NOT NULL)", name="industry_level"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -295,9 +288,7 @@ class AuthSession(SQLModel, table=True):
 
     __tablename__ = "auth_session"
     __table_args__ = (
-        CheckConstraint(
-            "(user_id IS NULL) <> (party_id IS NULL)", name="one_principal"
-        ),
+        CheckConstraint("(user_id IS NULL) <> (party_id IS NULL)", name="one_principal"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -20,10 +20,9 @@ from service.auth import (
     PartyPrincipal,
     StaffPrincipal,
     csrf_for,
-    settings_of,
 )
-from service.db import SessionDep
 from service.clock import now
+from service.db import SessionDep
 from service.errors import Forbidden, MediationError, NotAuthenticated
 from service.i18n import HTML_LANG, LANGUAGES, gettext, translations
 from service.models import Case, CaseStatus, DisputeType, PartyKind, PartyRole, Role
@@ -100,9 +99,7 @@ def render(
 def error_page(request: Request, exc: MediationError) -> HTMLResponse:
     principal = getattr(request.state, "principal", None)
     message = gettext(request.state.language, exc.message, **exc.params)
-    return render(
-        request, "error.html", principal, status_code=exc.status_code, message=message
-    )
+    return render(request, "error.html", principal, status_code=exc.status_code, message=message)
 
 
 def _staff_home(principal: StaffPrincipal) -> str:

@@ -29,7 +29,6 @@ from service.db import SessionDep
 from service.errors import Forbidden
 from service.i18n import gettext
 from service.models import Case, CaseStatus, DisputeType, Invitation, Party, Role, User
-from service.security import csrf_token, token_hash
 from service.schemas import (
     AuditEventOut,
     CaseIn,
@@ -51,6 +50,7 @@ from service.schemas import (
     UserIn,
     UserOut,
 )
+from service.security import csrf_token, token_hash
 
 log = logging.getLogger("mediation.api")
 router = APIRouter(prefix="/api")
@@ -129,9 +129,7 @@ async def login(body: LoginIn, request: Request, session: SessionDep) -> Respons
         user=user_out(result.user),
     )
     response = JSONResponse(out.model_dump(mode="json"))
-    set_session_cookie(
-        request, response, result.token, settings.auth.staff_session_hours * 3600
-    )
+    set_session_cookie(request, response, result.token, settings.auth.staff_session_hours * 3600)
     return response
 
 
@@ -202,15 +200,11 @@ async def list_organisations(_: CurrentAdmin, session: SessionDep) -> list[Organ
     return [OrganisationOut.model_validate(o.model_dump()) for o in rows]
 
 
-@router.post(
-    "/organisations", response_model=OrganisationOut, status_code=201, tags=["admin"]
-)
+@router.post("/organisations", response_model=OrganisationOut, status_code=201, tags=["admin"])
 async def create_organisation(
     body: OrganisationIn, admin: CurrentAdmin, session: SessionDep
 ) -> OrganisationOut:
-    org = await accounts.create_organisation(
-        session, actor=admin.actor, **body.model_dump()
-    )
+    org = await accounts.create_organisation(session, actor=admin.actor, **body.model_dump())
     return OrganisationOut.model_validate(org.model_dump())
 
 
@@ -375,4 +369,3 @@ async def revoke_invitation(
         session, case=case, invitation_id=invitation_id, mediator=mediator.user
     )
     return invitation_out(invitation)
-
