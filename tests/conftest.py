@@ -29,8 +29,8 @@ from service.migrate import upgrade
 from service.models import (
     Case,
     CommitteeLevel,
-    OrgKind,
     Organisation,
+    OrgKind,
     Party,
     PartyKind,
     PartyRole,
