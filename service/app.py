@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from service import logs, pages
 from service.db import make_engine, make_sessionmaker
 from service.errors import Invalid, MediationError, NotAuthenticated
-from service.i18n import gettext, pick_language
+from service.i18n import N_, gettext, pick_language
 from service.migrate import ensure_current
 from service.router import health_router, router
 from service.settings import Settings, get_settings
@@ -25,6 +26,34 @@ from service.storage import ContentStore
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 log = logging.getLogger("mediation.http")
+
+
+_VALIDATION_MESSAGES = {
+    "missing": N_("This field is required."),
+    "string_too_long": N_("Too long: at most {max_length} characters."),
+    "string_too_short": N_("Too short: at least {min_length} characters."),
+    "string_pattern_mismatch": N_("Not in the expected format."),
+    "enum": N_("Not one of the allowed choices."),
+    "literal_error": N_("Not one of the allowed choices."),
+    "int_parsing": N_("A whole number is needed here."),
+    "int_type": N_("A whole number is needed here."),
+    "string_type": N_("Text is needed here."),
+    "json_invalid": N_("The request body is not valid JSON."),
+    "extra_forbidden": N_("This field is not expected here."),
+    "too_short": N_("At least {min_length} items are needed."),
+    "too_long": N_("At most {max_length} items are allowed."),
+    "greater_than_equal": N_("Must be at least {ge}."),
+    "less_than_equal": N_("Must be at most {le}."),
+}
+
+
+def validation_message(language: str, error: Mapping[str, Any]) -> str:
+    message = _VALIDATION_MESSAGES.get(error.get("type", ""), N_("This value is not valid."))
+    context = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, int | str)}
+    try:
+        return gettext(language, message, **context)
+    except (KeyError, IndexError):
+        return gettext(language, "This value is not valid.")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -105,9 +134,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> Response:
-        # FastAPI's own shape (loc names the field); drop echoed input, which may hold an ID.
+        # FastAPI's shape (loc names the field), with the message in the caller's language;
+        # the echoed input is dropped because it may hold an ID number.
+        language = getattr(request.state, "language", "zh_Hans")
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            {
+                "loc": list(e.get("loc", ())),
+                "msg": validation_message(language, e),
+                "type": e.get("type", ""),
+            }
             for e in exc.errors()
         ]
         return JSONResponse({"detail": errors}, status_code=422)

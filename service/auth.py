@@ -51,6 +51,25 @@ class PartyPrincipal:
 Principal = StaffPrincipal | PartyPrincipal
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Plain values about the caller for page chrome and error pages.
+
+    Taken when the principal is loaded, because an error page is rendered after the
+    request's transaction rolled back, when the ORM rows can no longer be read.
+    """
+
+    kind: str  # "staff" or "party"
+    name: str
+    role: str
+    org_name: str
+    csrf: str
+
+    @property
+    def is_mediator(self) -> bool:
+        return self.kind == "staff" and self.role == Role.mediator
+
+
 def presented_token(request: Request) -> tuple[str | None, bool]:
     """The session token and whether it came from the cookie (which needs CSRF checks)."""
     header = request.headers.get("authorization", "")
@@ -105,7 +124,12 @@ async def optional_principal(request: Request, session: SessionDep) -> Principal
             secret, principal.auth_session.token_hash, request.headers.get(CSRF_HEADER)
         ):
             raise Forbidden("The form's security token is missing or stale; reload the page.")
-    request.state.principal = principal
+    csrf = csrf_token(settings_of(request).secret(), principal.auth_session.token_hash)
+    if isinstance(principal, StaffPrincipal):
+        viewer = Viewer("staff", principal.user.name, principal.user.role, principal.org.name, csrf)
+    else:
+        viewer = Viewer("party", principal.party.name, principal.party.role, "", csrf)
+    request.state.viewer = viewer
     return principal
 
 
@@ -173,7 +197,6 @@ MediatorCase = Annotated[Case, Depends(_mediator_case)]
 ViewableCase = Annotated[Case, Depends(_viewable_case)]
 
 
-def csrf_for(request: Request, principal: Principal | None) -> str:
-    if principal is None:
-        return ""
-    return csrf_token(settings_of(request).secret(), principal.auth_session.token_hash)
+def viewer_of(request: Request) -> Viewer | None:
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    return viewer

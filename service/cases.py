@@ -68,6 +68,14 @@ DISPUTE_LABELS = {
     DisputeType.consumer: N_("Consumer dispute"),
     DisputeType.other: N_("Other"),
 }
+ACTION_LABELS = {
+    "case.created": N_("Case opened"),
+    "case.status_changed": N_("Status changed"),
+    "invitation.created": N_("Join link created"),
+    "invitation.revoked": N_("Join link withdrawn"),
+    "invitation.used": N_("Join link opened"),
+    "invitation.refused": N_("Join link refused"),
+}
 PARTY_ROLE_LABELS = {
     PartyRole.applicant: N_("Applicant"),
     PartyRole.respondent: N_("Respondent"),
@@ -200,7 +208,11 @@ async def transition(
     current = CaseStatus(case.status)
     if to not in TRANSITIONS[current]:
         raise InvalidTransition(
-            "A case in state '{state}' cannot move to '{to}'.", state=current.value, to=to.value
+            "A case in state '{state}' ({state_label}) cannot move to '{to}' ({to_label}).",
+            state=current.value,
+            state_label=STATUS_LABELS[current],
+            to=to.value,
+            to_label=STATUS_LABELS[to],
         )
     if to in NEEDS_REASON and not (reason and reason.strip()):
         raise Invalid("Say why the mediation ended.", field="reason")
@@ -301,7 +313,9 @@ async def create_invitation(
     """A fresh link for one party. The token is returned once and only its hash is kept."""
     if CaseStatus(case.status) in ENDED:
         raise InvalidTransition(
-            "A case in state '{state}' takes no new join links.", state=case.status
+            "A case in state '{state}' ({state_label}) takes no new join links.",
+            state=case.status,
+            state_label=STATUS_LABELS[CaseStatus(case.status)],
         )
     token = new_token()
     invitation = Invitation(

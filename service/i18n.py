@@ -52,5 +52,14 @@ def pick_language(*choices: str | None) -> str:
 
 
 def gettext(language: str, message: str, **params: object) -> str:
-    translated = translations(language).gettext(message)
-    return translated.format(**params) if params else translated
+    """Translate ``message`` and fill its placeholders; parameters named ``*_label`` are
+    msgids themselves (a status's name, say) and are translated too."""
+    tr = translations(language)
+    translated = tr.gettext(message)
+    if not params:
+        return translated
+    filled = {
+        key: tr.gettext(value) if key.endswith("_label") and isinstance(value, str) else value
+        for key, value in params.items()
+    }
+    return translated.format(**filled)

@@ -7,6 +7,7 @@ CSRF token from the page's meta tag.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from service.auth import (
     OptionalPrincipal,
     PartyPrincipal,
     StaffPrincipal,
-    csrf_for,
+    viewer_of,
 )
 from service.clock import now
 from service.db import SessionDep
@@ -43,15 +44,9 @@ _env.filters["mask"] = mask_id_number
 
 # Strings the browser scripts show; rendered into each page in the caller's language.
 SCRIPT_STRINGS = [
-    "Saving…",
     "Something went wrong. Please try again.",
     "Copied",
-    "Copy link",
-    "Link for {name}",
-    "Revoke",
-    "Revoked",
     "Withdraw the link? The party will be signed out.",
-    "Add party",
     "Remove",
     "Party {n}",
     "Say why the mediation ended.",
@@ -60,10 +55,14 @@ SCRIPT_STRINGS = [
 ]
 
 
+def local_time(value: datetime) -> str:
+    """Times are shown in Beijing time, which is what every user of the service lives in."""
+    return value.astimezone(cases.CHINA).strftime("%Y-%m-%d %H:%M")
+
+
 def render(
     request: Request,
     template: str,
-    principal: Any = None,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
@@ -75,12 +74,13 @@ def render(
         return text.format(**params) if params else text
 
     script_strings = {s: tr.gettext(s) for s in SCRIPT_STRINGS}
+    viewer = viewer_of(request)
     html = _env.get_template(template).render(
         request=request,
-        principal=principal,
-        staff=principal if isinstance(principal, StaffPrincipal) else None,
-        party_principal=principal if isinstance(principal, PartyPrincipal) else None,
-        csrf=csrf_for(request, principal),
+        viewer=viewer,
+        csrf=viewer.csrf if viewer else "",
+        local_time=local_time,
+        action_labels=cases.ACTION_LABELS,
         language=language,
         html_lang=HTML_LANG[language],
         languages=LANGUAGES,
@@ -97,9 +97,8 @@ def render(
 
 
 def error_page(request: Request, exc: MediationError) -> HTMLResponse:
-    principal = getattr(request.state, "principal", None)
     message = gettext(request.state.language, exc.message, **exc.params)
-    return render(request, "error.html", principal, status_code=exc.status_code, message=message)
+    return render(request, "error.html", status_code=exc.status_code, message=message)
 
 
 def _staff_home(principal: StaffPrincipal) -> str:
@@ -112,7 +111,7 @@ async def sign_in_page(request: Request, principal: OptionalPrincipal) -> Respon
         return RedirectResponse(_staff_home(principal), status_code=303)
     if isinstance(principal, PartyPrincipal):
         return RedirectResponse("/my-case", status_code=303)
-    return render(request, "login.html", None, next=request.query_params.get("next", ""))
+    return render(request, "login.html", next=request.query_params.get("next", ""))
 
 
 def _require_staff(principal: Any) -> StaffPrincipal:
@@ -135,7 +134,7 @@ async def staff_home(request: Request, principal: OptionalPrincipal) -> Response
     staff = _require_staff(principal)
     if staff.user.role == Role.mediator:
         return RedirectResponse("/cases", status_code=303)
-    return render(request, "home.html", staff)
+    return render(request, "home.html")
 
 
 @router.get("/cases", response_class=HTMLResponse)
@@ -165,7 +164,6 @@ async def case_list_page(
     return render(
         request,
         "cases.html",
-        staff,
         rows=rows,
         parties=grouped,
         total=total,
@@ -179,11 +177,10 @@ async def case_list_page(
 
 @router.get("/cases/new", response_class=HTMLResponse)
 async def intake_page(request: Request, principal: OptionalPrincipal) -> Response:
-    staff = _require_mediator(principal)
+    _require_mediator(principal)
     return render(
         request,
         "intake.html",
-        staff,
         party_roles=list(PartyRole),
         party_kinds=list(PartyKind),
         dispute_types=list(DisputeType),
@@ -206,11 +203,14 @@ async def case_page(
     return render(
         request,
         "case.html",
-        staff,
         invitations=invitations,
         invitation_state=cases.invitation_state,
         events=[(e, json.loads(e.data)) for e in events],
-        transitions=sorted(cases.TRANSITIONS[CaseStatus(case.status)] - {CaseStatus.agreed}),
+        transitions=[
+            s
+            for s in CaseStatus
+            if s in cases.TRANSITIONS[CaseStatus(case.status)] and s != CaseStatus.agreed
+        ],
         **await _case_context(session, case),
     )
 
@@ -223,7 +223,7 @@ async def join(token: str, request: Request, session: SessionDep) -> Response:
     if isinstance(result, str):
         message = gettext(request.state.language, REFUSALS[result])
         # Returned, not raised: the refused attempt's audit event must be committed.
-        return render(request, "error.html", None, status_code=401, message=message)
+        return render(request, "error.html", status_code=401, message=message)
     response = RedirectResponse("/my-case", status_code=303)
     remaining = int((result.invitation.expires_at - now()).total_seconds())
     set_session_cookie(request, response, result.session_token, remaining)
@@ -237,7 +237,7 @@ async def party_case_page(
     if not isinstance(principal, PartyPrincipal):
         if principal is None:
             message = gettext(request.state.language, "Open the join link your mediator sent you.")
-            return render(request, "error.html", None, status_code=401, message=message)
+            return render(request, "error.html", status_code=401, message=message)
         raise Forbidden("This page is for the parties of a case.")
     context = await _case_context(session, principal.case)
-    return render(request, "party_case.html", principal, me=principal.party, **context)
+    return render(request, "party_case.html", me=principal.party, **context)

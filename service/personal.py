@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from service.i18n import N_
+
 _ID_WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
 _ID_CHECK = "10X98765432"
 _ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
@@ -34,15 +36,17 @@ def normalise_id_number(value: str) -> str:
 def resident_id_problem(value: str) -> str | None:
     """Why ``value`` is not a valid resident ID number, or None if it is."""
     if not _ID_SHAPE.match(value):
-        return "A resident ID number has 18 characters: 17 digits and a digit or X."
+        return N_("A resident ID number has 18 characters: 17 digits and a digit or X.")
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        return "The birth date inside this ID number does not exist."
+        return N_("The birth date inside this ID number does not exist.")
     if born.year < 1900 or born > date.today():
-        return "The birth date inside this ID number does not exist."
+        return N_("The birth date inside this ID number does not exist.")
     if id_check_char(value[:17]) != value[17]:
-        return "The check digit of this ID number is wrong; please check it was typed correctly."
+        return N_(
+            "The check digit of this ID number is wrong; please check it was typed correctly."
+        )
     return None
 
 
@@ -54,9 +58,9 @@ def uscc_check_char(first17: str) -> str:
 def uscc_problem(value: str) -> str | None:
     """Why ``value`` is not a valid unified social credit code, or None if it is."""
     if not _USCC_SHAPE.match(value):
-        return "A unified social credit code has 18 letters and digits (no I, O, S, V or Z)."
+        return N_("A unified social credit code has 18 letters and digits (no I, O, S, V or Z).")
     if uscc_check_char(value[:17]) != value[17]:
-        return "The check character of this credit code is wrong; please check it."
+        return N_("The check character of this credit code is wrong; please check it.")
     return None
 
 

@@ -19,7 +19,8 @@ export class ApiError extends Error {
   static describe(detail) {
     if (typeof detail === "string") return detail;
     if (Array.isArray(detail)) {
-      return detail.map((d) => `${(d.loc || []).filter((p) => p !== "body").join(".")}: ${d.msg}`).join("\n");
+      // Pages that know their fields label these themselves (see intake.js).
+      return detail.map((d) => d.msg).join("\n");
     }
     return t("Something went wrong. Please try again.");
   }

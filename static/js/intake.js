@@ -39,17 +39,36 @@ function readParty(fieldset) {
   return party;
 }
 
+function labelOf(input) {
+  const label = input?.closest("label");
+  return label ? label.firstChild.textContent.trim() : "";
+}
+
 function showErrors(err) {
-  error.textContent = err.message;
   for (const p of list.querySelectorAll("[data-field-error]")) p.textContent = "";
-  if (!Array.isArray(err.detail)) return;
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  if (!Array.isArray(err.detail)) {
+    error.textContent = err.message;
+    return;
+  }
+  const general = [];
   for (const d of err.detail) {
     const loc = (d.loc || []).filter((p) => p !== "body");
-    if (loc[0] === "parties" && Number.isInteger(loc[1])) {
-      const target = list.children[loc[1]]?.querySelector("[data-field-error]");
-      if (target) target.textContent = `${loc.slice(2).join(".")}: ${d.msg}`;
+    if (loc[0] === "parties" && Number.isInteger(loc[1]) && list.children[loc[1]]) {
+      const fieldset = list.children[loc[1]];
+      const input = fieldset.querySelector(`[data-field="${loc.slice(2).join(".")}"]`);
+      input?.setAttribute("aria-invalid", "true");
+      const label = labelOf(input);
+      fieldset.querySelector("[data-field-error]").textContent = label ? `${label}：${d.msg}` : d.msg;
+    } else {
+      const input = form.elements.namedItem(String(loc[0]));
+      input?.setAttribute?.("aria-invalid", "true");
+      const label = labelOf(input);
+      general.push(label ? `${label}：${d.msg}` : d.msg);
     }
   }
+  error.textContent = general.join("\n");
+  form.querySelector('[aria-invalid="true"]')?.focus();
 }
 
 document.getElementById("add-party").addEventListener("click", () => addParty("third_party"));
