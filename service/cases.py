@@ -189,11 +189,11 @@ async def create_case(
 
 
 def staff_actor(user: User) -> audit.Actor:
-    return audit.Actor("user", user.id, f"{user.role}:{user.username}")
+    return audit.Actor("user", user.id, f"{user.name} ({user.username})")
 
 
 def party_actor(party: Party) -> audit.Actor:
-    return audit.Actor("party", party.id, f"party:{party.name}")
+    return audit.Actor("party", party.id, party.name)
 
 
 async def transition(

@@ -19,6 +19,7 @@ from service.auth import (
     CurrentPrincipal,
     MediatorCase,
     PartyPrincipal,
+    Principal,
     StaffPrincipal,
     ViewableCase,
     settings_of,
@@ -73,10 +74,20 @@ def set_session_cookie(request: Request, response: Response, token: str, max_age
     )
 
 
-def case_out(case: Case, parties: list[Party]) -> CaseOut:
-    return CaseOut.model_validate(
-        {**case.model_dump(), "parties": [PartyOut.model_validate(p.model_dump()) for p in parties]}
-    )
+def case_out(case: Case, parties: list[Party], *, viewer_party_id: int | None = None) -> CaseOut:
+    """A party sees the other side's name and role, never their phone, address or ID:
+    in family and neighbour disputes, where someone lives is not the other side's business."""
+    out = []
+    for party in parties:
+        row = party.model_dump()
+        if viewer_party_id is not None and party.id != viewer_party_id:
+            row.update(id_number=None, phone=None, address=None)
+        out.append(PartyOut.model_validate(row))
+    return CaseOut.model_validate({**case.model_dump(), "parties": out})
+
+
+def viewer_party(principal: Principal) -> int | None:
+    return principal.party.id if isinstance(principal, PartyPrincipal) else None
 
 
 def user_out(user: User) -> UserOut:
@@ -278,7 +289,10 @@ async def list_cases(
     )
     grouped = await cases.parties_of(session, [c.id for c in rows if c.id is not None])
     return CasePage(
-        items=[case_out(c, grouped[c.id or 0]) for c in rows],
+        items=[
+            case_out(c, grouped[c.id or 0], viewer_party_id=viewer_party(principal))
+            for c in rows
+        ],
         total=total,
         page=page,
         per_page=per_page,
@@ -286,9 +300,11 @@ async def list_cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, tags=["cases"])
-async def get_case(case: ViewableCase, session: SessionDep) -> CaseOut:
+async def get_case(
+    case: ViewableCase, principal: CurrentPrincipal, session: SessionDep
+) -> CaseOut:
     grouped = await cases.parties_of(session, [case.id or 0])
-    return case_out(case, grouped[case.id or 0])
+    return case_out(case, grouped[case.id or 0], viewer_party_id=viewer_party(principal))
 
 
 @router.post("/cases/{case_id}/status", response_model=CaseOut, tags=["cases"])

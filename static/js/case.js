@@ -1,6 +1,58 @@
 import { api, t, toast } from "./api.js";
 
 const caseId = document.getElementById("case").dataset.caseId;
+const partyNames = new Map(
+  [...document.querySelectorAll(".party-row")].map((row) => [Number(row.dataset.partyId), row.dataset.partyName]),
+);
+const beijing = new Intl.DateTimeFormat("sv-SE", {
+  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+});
+const stateNames = { active: t("Active"), expired: t("Expired"), revoked: t("Revoked") };
+
+async function revoke(invitationId) {
+  if (!window.confirm(t("Withdraw the link? The party will be signed out."))) return;
+  try {
+    await api("POST", `/api/cases/${caseId}/invitations/${invitationId}/revoke`);
+    await refreshLinks();
+  } catch (err) {
+    toast(err.message);
+  }
+}
+
+// Rebuild the links table from the API, so a new or revoked link shows without a reload
+// (a reload would lose the link that is shown only once).
+async function refreshLinks() {
+  const links = await api("GET", `/api/cases/${caseId}/invitations`);
+  const body = document.getElementById("links-body");
+  body.replaceChildren(
+    ...links.map((link) => {
+      const row = document.createElement("tr");
+      for (const text of [
+        partyNames.get(link.party_id) ?? "",
+        stateNames[link.state],
+        beijing.format(new Date(link.expires_at)),
+        String(link.use_count),
+      ]) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      const action = document.createElement("td");
+      if (link.state === "active") {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "link revoke";
+        button.textContent = t("Revoke");
+        button.addEventListener("click", () => revoke(link.id));
+        action.append(button);
+      }
+      row.append(action);
+      return row;
+    }),
+  );
+  body.closest("table").hidden = links.length === 0;
+  document.getElementById("links-empty").hidden = links.length > 0;
+}
 
 for (const row of document.querySelectorAll(".party-row")) {
   const box = row.querySelector(".new-link");
@@ -15,6 +67,7 @@ for (const row of document.querySelectorAll(".party-row")) {
       input.value = created.url;
       box.hidden = false;
       input.select();
+      await refreshLinks();
     } catch (err) {
       toast(err.message);
     } finally {
@@ -34,15 +87,7 @@ for (const row of document.querySelectorAll(".party-row")) {
 }
 
 for (const button of document.querySelectorAll(".revoke")) {
-  button.addEventListener("click", async () => {
-    if (!window.confirm(t("Withdraw the link? The party will be signed out."))) return;
-    try {
-      await api("POST", `/api/cases/${caseId}/invitations/${button.dataset.invitationId}/revoke`);
-      window.location.reload();
-    } catch (err) {
-      toast(err.message);
-    }
-  });
+  button.addEventListener("click", () => revoke(button.dataset.invitationId));
 }
 
 const actions = document.getElementById("status-actions");
