@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from service.errors import NotFound
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 
 
@@ -27,7 +27,7 @@ class ContentStore:
         self.root = root
 
     def path_for(self, sha256: str) -> Path:
-        if not _SHA256.match(sha256):
+        if not _SHA256.fullmatch(sha256):
             raise NotFound("No such document.")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
@@ -70,14 +70,17 @@ class ContentStore:
             raise NotFound("No such document.") from None
 
     def exists(self, sha256: str) -> bool:
-        return self.path_for(sha256).exists()
+        return bool(_SHA256.fullmatch(sha256)) and self.path_for(sha256).exists()
 
     def verify(self, sha256: str) -> bool:
         """Whether the stored file still hashes to its name (detects corruption on disk)."""
         digest = hashlib.sha256()
-        with self.path_for(sha256).open("rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                digest.update(chunk)
+        try:
+            with self.path_for(sha256).open("rb") as fh:
+                while chunk := fh.read(_CHUNK):
+                    digest.update(chunk)
+        except FileNotFoundError:
+            raise NotFound("No such document.") from None
         return digest.hexdigest() == sha256
 
     async def put_bytes_async(self, data: bytes) -> str:

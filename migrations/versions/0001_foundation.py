@@ -187,6 +187,11 @@ def _append_only_audit() -> None:
             "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event"
             " FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()"
         )
+        # Row triggers do not fire on TRUNCATE, which would empty the chain silently.
+        op.execute(
+            "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event"
+            " FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()"
+        )
     else:
         for verb in ("UPDATE", "DELETE"):
             op.execute(
@@ -197,6 +202,7 @@ def _append_only_audit() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER audit_event_no_truncate ON audit_event")
         op.execute("DROP TRIGGER audit_event_append_only ON audit_event")
         op.execute("DROP FUNCTION audit_event_append_only()")
     else:
