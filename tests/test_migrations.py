@@ -138,7 +138,10 @@ async def test_downgrade_to_base_and_upgrade_again(databases: Databases) -> None
                         " WHERE tgrelid = 'audit_event'::regclass AND NOT tgisinternal"
                     )
                 )
-                assert {r[0] for r in rows} == {"audit_event_append_only", "audit_event_no_truncate"}
+                assert {r[0] for r in rows} == {
+                    "audit_event_append_only",
+                    "audit_event_no_truncate",
+                }
             else:
                 rows = await conn.execute(
                     text(
