@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -111,7 +112,7 @@ async def create_user(
         raise Conflict("That username is taken.")
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=await asyncio.to_thread(hash_password, password),
         role=role,
         org_id=org_id,
         name=name or username,
@@ -169,7 +170,8 @@ async def sign_in(
             minutes=limits.failure_window_minutes,
         )
     user = (await session.exec(select(User).where(User.username == username))).first()
-    ok = verify_password(user.password_hash if user else None, password)
+    # Argon2 is deliberately slow; off the event loop, which also carries the video.
+    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
     ok = ok and user is not None and user.active
     session.add(LoginAttempt(username=username, address=address, success=ok))
     if not ok or user is None:
@@ -181,7 +183,7 @@ async def sign_in(
         )
         return None
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await asyncio.to_thread(hash_password, password)
     token = new_token()
     session.add(
         AuthSession(

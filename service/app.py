@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -123,7 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         language = getattr(request.state, "language", "zh_Hans")
         if not request.url.path.startswith("/api/"):
             if isinstance(exc, NotAuthenticated):
-                return RedirectResponse(f"/?next={request.url.path}", status_code=303)
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/?{urlencode({'next': target})}", status_code=303)
             return pages.error_page(request, exc)
         body: dict[str, object] = {"detail": gettext(language, exc.message, **exc.params)}
         if isinstance(exc, Invalid):

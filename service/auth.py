@@ -18,10 +18,12 @@ from service.clock import now
 from service.db import SessionDep
 from service.errors import Forbidden, NotAuthenticated, NotFound
 from service.models import AuthSession, Case, Invitation, Organisation, Party, Role, User
+from service.schemas import MAX_ID
 from service.security import csrf_matches, csrf_token, token_hash
 from service.settings import Settings
 
 SESSION_COOKIE = "mediation_session"
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -167,18 +169,14 @@ CurrentMediator = Annotated[StaffPrincipal, _role(Role.mediator)]
 CurrentAdmin = Annotated[StaffPrincipal, _role(Role.admin)]
 
 
-async def _mediator_case(
-    session: SessionDep, mediator: CurrentMediator, case_id: Annotated[int, Path(ge=1)]
-) -> Case:
+async def _mediator_case(session: SessionDep, mediator: CurrentMediator, case_id: PathId) -> Case:
     case = await session.get(Case, case_id)
     if case is None or case.org_id != mediator.user.org_id:
         raise NotFound("No such case.")
     return case
 
 
-async def _viewable_case(
-    session: SessionDep, principal: CurrentPrincipal, case_id: Annotated[int, Path(ge=1)]
-) -> Case:
+async def _viewable_case(session: SessionDep, principal: CurrentPrincipal, case_id: PathId) -> Case:
     """A case the caller may read: a mediator's committee's, or a party's own."""
     if isinstance(principal, PartyPrincipal):
         if principal.case.id != case_id:

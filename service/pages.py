@@ -24,11 +24,12 @@ from service.auth import (
 )
 from service.clock import now
 from service.db import SessionDep
-from service.errors import Forbidden, MediationError, NotAuthenticated
+from service.errors import Forbidden, MediationError, NotAuthenticated, NotFound
 from service.i18n import HTML_LANG, LANGUAGES, gettext, translations
 from service.models import Case, CaseStatus, DisputeType, PartyKind, PartyRole, Role
 from service.personal import mask_id_number
 from service.router import REFUSALS, client_address, set_session_cookie
+from service.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
 
@@ -201,6 +202,8 @@ async def case_page(
     case_id: int, request: Request, principal: OptionalPrincipal, session: SessionDep
 ) -> Response:
     staff = _require_mediator(principal)
+    if not 1 <= case_id <= MAX_ID:
+        raise NotFound("No such case.")
     case = await cases.case_in_org(session, case_id=case_id, org_id=staff.user.org_id)
     invitations = await cases.list_invitations(session, case=case)
     events = await cases.case_events(session, case=case)

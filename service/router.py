@@ -19,6 +19,7 @@ from service.auth import (
     CurrentPrincipal,
     MediatorCase,
     PartyPrincipal,
+    PathId,
     Principal,
     StaffPrincipal,
     ViewableCase,
@@ -290,8 +291,7 @@ async def list_cases(
     grouped = await cases.parties_of(session, [c.id for c in rows if c.id is not None])
     return CasePage(
         items=[
-            case_out(c, grouped[c.id or 0], viewer_party_id=viewer_party(principal))
-            for c in rows
+            case_out(c, grouped[c.id or 0], viewer_party_id=viewer_party(principal)) for c in rows
         ],
         total=total,
         page=page,
@@ -300,9 +300,7 @@ async def list_cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, tags=["cases"])
-async def get_case(
-    case: ViewableCase, principal: CurrentPrincipal, session: SessionDep
-) -> CaseOut:
+async def get_case(case: ViewableCase, principal: CurrentPrincipal, session: SessionDep) -> CaseOut:
     grouped = await cases.parties_of(session, [case.id or 0])
     return case_out(case, grouped[case.id or 0], viewer_party_id=viewer_party(principal))
 
@@ -380,7 +378,7 @@ async def list_invitations(case: MediatorCase, session: SessionDep) -> list[Invi
     tags=["invitations"],
 )
 async def revoke_invitation(
-    invitation_id: int, case: MediatorCase, mediator: CurrentMediator, session: SessionDep
+    invitation_id: PathId, case: MediatorCase, mediator: CurrentMediator, session: SessionDep
 ) -> InvitationOut:
     invitation = await cases.revoke_invitation(
         session, case=case, invitation_id=invitation_id, mediator=mediator.user

@@ -21,6 +21,9 @@ from service.models import (
 from service.personal import mask_id_number, normalise_id_number
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Row ids are 32-bit on PostgreSQL; a larger number is malformed input, not a server error.
+MAX_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 \-]{4,28}$")
 ]
@@ -167,7 +170,7 @@ class StatusChangeIn(Strict):
 
 
 class InvitationIn(Strict):
-    party_id: int = Field(ge=1)
+    party_id: RowId
     valid_days: int | None = Field(default=None, ge=1, le=30)
 
 
@@ -201,7 +204,7 @@ class OrganisationIn(Strict):
     code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
     level: CommitteeLevel | None = None
     industry: Industry | None = None
-    parent_id: int | None = Field(default=None, ge=1)
+    parent_id: RowId | None = None
     region_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = (
         None
     )
@@ -213,7 +216,7 @@ class UserIn(Strict):
     ]
     password: Annotated[str, StringConstraints(min_length=10, max_length=256)]
     role: Role
-    org_id: int = Field(ge=1)
+    org_id: RowId
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
 
 
