@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import service.models  # noqa: F401  (registers the tables on the metadata)
+import rooms.models  # noqa: F401  (registers the tables on the metadata)
+import service.models  # noqa: F401
 from service.db import make_engine
 
 target_metadata = SQLModel.metadata

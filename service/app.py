@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from rooms.router import router as rooms_router
+from rooms.sfu import RoomRegistry, RoomServices
 from service import logs, pages
 from service.db import make_engine, make_sessionmaker
 from service.errors import Invalid, MediationError, NotAuthenticated
@@ -71,10 +73,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.store = ContentStore(settings.data_dir / "store")
+        app.state.rooms = RoomRegistry(
+            RoomServices(
+                sessionmaker=app.state.sessionmaker,
+                store=app.state.store,
+                ice_servers=settings.rtc.ice_servers,
+                video_codec=settings.rtc.video_codec,
+                workdir=settings.data_dir / "recording-tmp",
+                segment_seconds=settings.rtc.recording_segment_seconds,
+            )
+        )
         settings.secret()  # create the key now rather than inside the first request
         try:
             yield
         finally:
+            # Every live room ends: peers, recorders (their last segments are stored), sockets.
+            await app.state.rooms.close_all()
             await engine.dispose()
 
     app = FastAPI(
@@ -88,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(router)
     app.include_router(pages.router)
+    app.include_router(rooms_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.middleware("http")

@@ -33,9 +33,16 @@ from service.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
 
-_TEMPLATE_DIRS = [Path(__file__).parent / "templates"]
+# Each domain keeps its pages beside its code; they all extend service/templates/base.html.
+_ROOT = Path(__file__).resolve().parent.parent
+_TEMPLATE_DIRS = [
+    _ROOT / "service" / "templates",
+    _ROOT / "rooms" / "templates",
+    _ROOT / "agreements" / "templates",
+    _ROOT / "confirmation" / "templates",
+]
 _env = Environment(
-    loader=ChoiceLoader([FileSystemLoader(str(d)) for d in _TEMPLATE_DIRS]),
+    loader=ChoiceLoader([FileSystemLoader(str(d)) for d in _TEMPLATE_DIRS if d.is_dir()]),
     autoescape=select_autoescape(default=True),
     enable_async=False,
     trim_blocks=True,
@@ -69,8 +76,11 @@ def render(
     request: Request,
     template: str,
     status_code: int = 200,
+    script_strings: list[str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
+    """Render a page; ``script_strings`` are the msgids its ES modules show, in addition to
+    the common ones, delivered translated in the page."""
     language: str = request.state.language
     tr = translations(language)
 
@@ -78,7 +88,7 @@ def render(
         text = tr.gettext(message)
         return text.format(**params) if params else text
 
-    script_strings = {s: tr.gettext(s) for s in SCRIPT_STRINGS}
+    strings = {s: tr.gettext(s) for s in [*SCRIPT_STRINGS, *(script_strings or [])]}
     viewer = viewer_of(request)
     html = _env.get_template(template).render(
         request=request,
@@ -89,7 +99,7 @@ def render(
         language=language,
         html_lang=HTML_LANG[language],
         languages=LANGUAGES,
-        script_strings=json.dumps(script_strings, ensure_ascii=False),
+        script_strings=json.dumps(strings, ensure_ascii=False).replace("</", "<\\/"),
         status_labels=cases.STATUS_LABELS,
         dispute_labels=cases.DISPUTE_LABELS,
         role_labels=cases.PARTY_ROLE_LABELS,

@@ -7,7 +7,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,9 @@ class DatabaseSettings(BaseModel):
 
 class RtcSettings(BaseModel):
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+    # Every leg of a room uses one video codec: the server forwards, it cannot translate.
+    video_codec: Literal["VP8", "H264"] = "VP8"
+    recording_segment_seconds: float = Field(default=300.0, ge=5.0)
 
 
 class AuthSettings(BaseModel):

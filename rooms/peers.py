@@ -1,0 +1,195 @@
+"""The server's side of one participant's connection: an RTCPeerConnection that receives the
+participant's microphone and camera and sends them everyone they may hear and see.
+
+A peer is closed through one idempotent ``close()``, called from every exit path (failed
+connection, socket gone, removed, room closed, server shutdown).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from rooms.passthrough import ForwardedTrack, PacketFanout, codec_preferences, enable_passthrough
+
+log = logging.getLogger("mediation.rooms.peer")
+
+KINDS = ("audio", "video")
+
+
+@dataclass
+class Outgoing:
+    """Media of one publisher, of one kind, on its way to this peer's participant."""
+
+    publisher_id: str
+    kind: str
+    transceiver: RTCRtpTransceiver
+    track: ForwardedTrack
+
+
+def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:
+    # MAX_BUNDLE: every m-line shares the first transport from the start. Under aiortc's
+    # default (BALANCED) a transceiver added between an offer and its answer borrows a
+    # transport that BUNDLE then discards, and its sender never starts.
+    return RTCConfiguration(
+        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+        iceServers=[
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in servers
+        ],
+    )
+
+
+class Peer:
+    def __init__(
+        self,
+        *,
+        participant_id: str,
+        room_id: int,
+        ice_servers: list[dict[str, Any]],
+        video_codec: str,
+        on_published: Callable[[Peer, str, PacketFanout], None],
+        on_failed: Callable[[Peer], Awaitable[None]],
+        on_connected: Callable[[Peer], None],
+    ) -> None:
+        self.participant_id = participant_id
+        self.room_id = room_id
+        self.video_mime = f"video/{video_codec}"
+        self.pc = RTCPeerConnection(ice_configuration(ice_servers))
+        self.upstream = {kind: self.pc.addTransceiver(kind, direction="recvonly") for kind in KINDS}
+        self.upstream["video"].setCodecPreferences(codec_preferences("video", self.video_mime))
+        self.published: dict[str, PacketFanout] = {}
+        self.outgoing: dict[tuple[str, str], Outgoing] = {}
+        self.negotiating = False
+        self.renegotiate = False
+        self.closed = False
+        self._on_published = on_published
+        self._on_failed = on_failed
+        self._on_connected = on_connected
+        self.offers = 0
+        self.pc.on("track", self._track)
+        self.pc.on("connectionstatechange", self._state_changed)
+
+    def __repr__(self) -> str:
+        return f"Peer(room={self.room_id}, participant={self.participant_id})"
+
+    # -- receiving the participant's own media ---------------------------------------------
+
+    def _track(self, track: MediaStreamTrack) -> None:
+        transceiver = next(
+            (t for t in self.pc.getTransceivers() if t.receiver.track is track), None
+        )
+        if transceiver is None or transceiver not in self.upstream.values():
+            log.warning("unexpected track %s on %r", track.kind, self)
+            return
+        enable_passthrough(transceiver.receiver)
+        fanout = PacketFanout(transceiver.receiver)
+        fanout.start()
+        self.published[track.kind] = fanout
+        self._on_published(self, track.kind, fanout)
+
+    async def _state_changed(self) -> None:
+        state = self.pc.connectionState
+        log.info(
+            "connection %s", state, extra={"room": self.room_id, "participant": self.participant_id}
+        )
+        if state == "failed" and not self.closed:
+            await self._on_failed(self)
+        elif state == "connected" and not self.closed:
+            self._on_connected(self)
+
+    @property
+    def may_renegotiate(self) -> bool:
+        """aiortc starts the senders that a renegotiation adds only if the transport is already
+        connected when the answer lands (RTCPeerConnection.__connect skips them while the
+        first DTLS handshake runs, and nothing retries). So after the first offer, offer
+        again only once connected; ``on_connected`` picks up what waited."""
+        return self.offers == 0 or self.pc.connectionState == "connected"
+
+    # -- sending other participants' media -------------------------------------------------
+
+    def subscribe(self, publisher_id: str, kind: str, fanout: PacketFanout, *, open: bool) -> None:
+        key = (publisher_id, kind)
+        if key in self.outgoing or self.closed:
+            return
+        track = fanout.subscribe(open=open)
+        transceiver = self.pc.addTransceiver(track, direction="sendonly")
+        if kind == "video":
+            transceiver.setCodecPreferences(codec_preferences("video", self.video_mime))
+        track.attach(transceiver.sender)
+        self.outgoing[key] = Outgoing(publisher_id, kind, transceiver, track)
+
+    def unsubscribe(self, publisher_id: str) -> bool:
+        """Stop sending a publisher's media; the m-lines stay (SDP cannot remove them) but go
+        inactive. Returns whether anything changed, i.e. whether to renegotiate."""
+        changed = False
+        for kind in KINDS:
+            out = self.outgoing.pop((publisher_id, kind), None)
+            if out is None:
+                continue
+            out.track.stop()
+            out.transceiver.sender.replaceTrack(None)
+            out.transceiver.direction = "inactive"
+            changed = True
+        return changed
+
+    def gate(self, publisher_id: str, kind: str, open: bool) -> None:
+        out = self.outgoing.get((publisher_id, kind))
+        if out is not None:
+            out.track.set_open(open)
+
+    # -- negotiation (the server always offers) ---------------------------------------------
+
+    async def create_offer(self) -> dict[str, Any]:
+        self.offers += 1
+        offer = await self.pc.createOffer()
+        await self.pc.setLocalDescription(offer)
+        tracks = {
+            out.transceiver.mid: {"participant_id": out.publisher_id, "kind": out.kind}
+            for out in self.outgoing.values()
+            if out.transceiver.mid is not None
+        }
+        return {
+            "sdp": self.pc.localDescription.sdp,
+            "upstream": {kind: t.mid for kind, t in self.upstream.items()},
+            "tracks": tracks,
+        }
+
+    async def apply_answer(self, sdp: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def add_candidate(self, candidate: str, sdp_mid: str | None, index: int | None) -> None:
+        if not candidate:
+            return  # end of candidates
+        parsed = candidate_from_sdp(candidate.split(":", 1)[1] if ":" in candidate else candidate)
+        parsed.sdpMid = sdp_mid
+        parsed.sdpMLineIndex = index
+        await self.pc.addIceCandidate(parsed)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for out in list(self.outgoing.values()):
+            out.track.stop()
+        self.outgoing.clear()
+        for fanout in list(self.published.values()):
+            await fanout.close()
+        self.published.clear()
+        with contextlib.suppress(Exception):
+            await self.pc.close()
+        log.info("peer closed", extra={"room": self.room_id, "participant": self.participant_id})

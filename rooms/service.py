@@ -1,0 +1,259 @@
+"""Rooms' durable records: rooms, their event log, the consent ledger and recordings.
+
+Async functions that take a session, add and flush, and raise domain errors; the caller
+(one request, or one signalling message) owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from rooms.models import (
+    Consent,
+    ConsentKind,
+    Recording,
+    RecordingSegment,
+    Room,
+    RoomEvent,
+    RoomKind,
+    RoomStatus,
+)
+from service import audit
+from service.cases import ENDED, STATUS_LABELS
+from service.clock import now
+from service.errors import InvalidTransition, NotFound
+from service.models import Case, CaseStatus
+
+ROOM_TRANSITIONS = {
+    RoomStatus.scheduled: frozenset({RoomStatus.open, RoomStatus.closed}),
+    RoomStatus.open: frozenset({RoomStatus.closed}),
+    RoomStatus.closed: frozenset(),
+}
+
+
+async def create_room(
+    session: AsyncSession,
+    *,
+    case: Case,
+    kind: RoomKind,
+    auto_admit: bool,
+    created_by: int,
+    actor: audit.Actor,
+) -> Room:
+    if CaseStatus(case.status) in ENDED:
+        raise InvalidTransition(
+            "A case in state '{state}' ({state_label}) takes no new rooms.",
+            state=case.status,
+            state_label=STATUS_LABELS[CaseStatus(case.status)],
+        )
+    room = Room(case_id=case.id or 0, kind=kind, auto_admit=auto_admit, created_by=created_by)
+    session.add(room)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="room.created",
+        case_id=case.id,
+        data={"room_id": room.id, "kind": kind},
+    )
+    return room
+
+
+async def get_room(session: AsyncSession, room_id: int) -> Room:
+    room = await session.get(Room, room_id)
+    if room is None:
+        raise NotFound("No such room.")
+    return room
+
+
+async def rooms_of_case(session: AsyncSession, *, case_id: int) -> list[Room]:
+    rows = await session.exec(select(Room).where(Room.case_id == case_id).order_by(col(Room.id)))
+    return list(rows.all())
+
+
+async def set_status(
+    session: AsyncSession, *, room: Room, to: RoomStatus, actor: audit.Actor
+) -> Room:
+    """The room state machine: scheduled -> open -> closed (or scheduled -> closed)."""
+    current = RoomStatus(room.status)
+    if to not in ROOM_TRANSITIONS[current]:
+        raise InvalidTransition(
+            "The room is {state}; it cannot become {to}.", state=current.value, to=to.value
+        )
+    room.status = to
+    if to == RoomStatus.open:
+        room.opened_at = now()
+    if to == RoomStatus.closed:
+        room.closed_at = now()
+    session.add(room)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="room.status_changed",
+        case_id=room.case_id,
+        data={"room_id": room.id, "from": current, "to": to},
+    )
+    return room
+
+
+async def log_event(
+    session: AsyncSession,
+    *,
+    room_id: int,
+    kind: str,
+    participant: str | None = None,
+    actor: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> RoomEvent:
+    event = RoomEvent(
+        room_id=room_id,
+        kind=kind,
+        participant=participant,
+        actor=actor,
+        data=json.dumps(data or {}, ensure_ascii=False, sort_keys=True),
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def room_events(session: AsyncSession, *, room_id: int) -> list[RoomEvent]:
+    rows = await session.exec(
+        select(RoomEvent).where(RoomEvent.room_id == room_id).order_by(col(RoomEvent.id))
+    )
+    return list(rows.all())
+
+
+async def record_consent(
+    session: AsyncSession,
+    *,
+    room: Room,
+    kind: ConsentKind,
+    given: bool,
+    party_id: int | None,
+    by_user_id: int | None,
+    actor: audit.Actor,
+) -> Consent:
+    """One entry of the consent ledger, also written to the case's audit chain."""
+    entry = Consent(
+        case_id=room.case_id,
+        room_id=room.id or 0,
+        party_id=party_id,
+        kind=kind,
+        given=given,
+        by_user_id=by_user_id,
+    )
+    session.add(entry)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action=f"consent.{kind}",
+        case_id=room.case_id,
+        data={"room_id": room.id, "party_id": party_id, "given": given},
+    )
+    return entry
+
+
+async def consents_of_case(session: AsyncSession, *, case_id: int) -> list[Consent]:
+    rows = await session.exec(
+        select(Consent).where(Consent.case_id == case_id).order_by(col(Consent.id))
+    )
+    return list(rows.all())
+
+
+async def latest_consents(
+    session: AsyncSession, *, room_id: int
+) -> dict[tuple[int | None, str], bool]:
+    """(party, kind) -> the latest answer given in this room."""
+    rows = await session.exec(
+        select(Consent).where(Consent.room_id == room_id).order_by(col(Consent.id))
+    )
+    return {(c.party_id, c.kind): c.given for c in rows}
+
+
+async def start_recording(
+    session: AsyncSession, *, room: Room, participant: str, participant_name: str
+) -> Recording:
+    recording = Recording(
+        room_id=room.id or 0, participant=participant, participant_name=participant_name
+    )
+    session.add(recording)
+    await session.flush()
+    return recording
+
+
+async def stop_recording(session: AsyncSession, *, recording_id: int) -> None:
+    recording = await session.get(Recording, recording_id)
+    if recording is not None and recording.stopped_at is None:
+        recording.stopped_at = now()
+        session.add(recording)
+
+
+async def add_segment(
+    session: AsyncSession,
+    *,
+    recording_id: int,
+    seq: int,
+    sha256: str,
+    size: int,
+    duration: float,
+    media_type: str,
+) -> RecordingSegment:
+    segment = RecordingSegment(
+        recording_id=recording_id,
+        seq=seq,
+        sha256=sha256,
+        size=size,
+        duration=duration,
+        media_type=media_type,
+    )
+    session.add(segment)
+    await session.flush()
+    return segment
+
+
+async def recordings_of_room(
+    session: AsyncSession, *, room_id: int
+) -> list[tuple[Recording, list[RecordingSegment]]]:
+    recordings = list(
+        (
+            await session.exec(
+                select(Recording).where(Recording.room_id == room_id).order_by(col(Recording.id))
+            )
+        ).all()
+    )
+    ids = [r.id for r in recordings]
+    segments: dict[int, list[RecordingSegment]] = {i or 0: [] for i in ids}
+    if ids:
+        rows = await session.exec(
+            select(RecordingSegment)
+            .where(col(RecordingSegment.recording_id).in_(ids))
+            .order_by(col(RecordingSegment.recording_id), col(RecordingSegment.seq))
+        )
+        for segment in rows:
+            segments[segment.recording_id].append(segment)
+    return [(r, segments[r.id or 0]) for r in recordings]
+
+
+async def segment_of(
+    session: AsyncSession, *, room_id: int, recording_id: int, seq: int
+) -> RecordingSegment:
+    recording = await session.get(Recording, recording_id)
+    if recording is None or recording.room_id != room_id:
+        raise NotFound("No such recording.")
+    segment = (
+        await session.exec(
+            select(RecordingSegment).where(
+                RecordingSegment.recording_id == recording_id, RecordingSegment.seq == seq
+            )
+        )
+    ).first()
+    if segment is None:
+        raise NotFound("No such recording.")
+    return segment

@@ -1,0 +1,680 @@
+"""The live rooms of this process: participants, their peers, and the forwarding policy.
+
+One ``LiveRoom`` per open room, kept in the app's ``RoomRegistry``. Every signalling message
+is handled under the room's lock, so the room changes one message at a time; durable effects
+(the room's event log, the consent ledger) are written in one transaction per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from rooms import policy, signaling
+from rooms import service as rooms_service
+from rooms.models import ConsentKind, Room, RoomStatus
+from rooms.passthrough import PacketFanout
+from rooms.peers import KINDS, Peer
+from rooms.recording import ParticipantRecorder, Segment
+from service import audit
+from service.db import unit_of_work
+from service.errors import Conflict
+from service.storage import ContentStore
+
+log = logging.getLogger("mediation.rooms")
+
+RECONNECT_GRACE = 20.0  # seconds a dropped participant keeps their place (and admission)
+ANSWER_TIMEOUT = 15.0
+
+
+class Transport(Protocol):
+    """How the room talks to one browser; a WebSocket in production, a list in tests."""
+
+    async def send_text(self, text: str) -> None: ...
+
+    async def close(self, code: int = 1000) -> None: ...
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is joining, as established by authentication."""
+
+    participant_id: str  # "user-3", "party-12"
+    name: str
+    role: str  # mediator, judge, applicant, respondent, third_party
+    is_host: bool
+    party_id: int | None = None
+    user_id: int | None = None
+    actor: audit.Actor = field(default_factory=lambda: audit.SYSTEM)
+
+
+@dataclass
+class Participant:
+    identity: Identity
+    admitted: bool = False
+    transport: Transport | None = None
+    peer: Peer | None = None
+    audio_muted: bool = False
+    video_muted: bool = False
+    host_muted: bool = False
+    receive_video: bool = True
+    consents: dict[str, bool] = field(default_factory=lambda: {"online": False, "recording": False})
+    identity_checked: bool = False
+    grace: asyncio.TimerHandle | None = None
+    answer_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def id(self) -> str:
+        return self.identity.participant_id
+
+    @property
+    def connected(self) -> bool:
+        return self.transport is not None
+
+    def standing(self) -> policy.Standing:
+        return policy.Standing(
+            id=self.id,
+            admitted=self.admitted and self.connected,
+            audio_muted=self.audio_muted or self.host_muted,
+            video_muted=self.video_muted,
+            receive_video=self.receive_video,
+        )
+
+    def describe(self, caucus: frozenset[str]) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.identity.name,
+            "role": self.identity.role,
+            "audio": not (self.audio_muted or self.host_muted),
+            "video": not self.video_muted,
+            "in_caucus": self.id in caucus,
+            "admitted": self.admitted,
+            "connected": self.connected,
+            "consents": dict(self.consents),
+            "identity_checked": self.identity_checked,
+        }
+
+
+@dataclass
+class RoomServices:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    store: ContentStore
+    ice_servers: list[dict[str, Any]]
+    video_codec: str
+    workdir: Path
+    segment_seconds: float
+
+
+class LiveRoom:
+    def __init__(self, room: Room, services: RoomServices) -> None:
+        self.room_id = room.id or 0
+        self.case_id = room.case_id
+        self.kind = room.kind
+        self.auto_admit = room.auto_admit
+        self.services = services
+        self.participants: dict[str, Participant] = {}
+        self.caucus: frozenset[str] = frozenset()
+        self.recorders: dict[str, tuple[int, ParticipantRecorder]] = {}
+        self.recording = False
+        self.closed = False
+        self.lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, p: Participant, kind: str, **fields: Any) -> None:
+        if p.transport is None:
+            return
+        try:
+            await p.transport.send_text(signaling.out(kind, **fields))
+        except Exception:  # a dead socket is handled by its reader; never break the room
+            log.info("send failed", extra={"room": self.room_id, "participant": p.id})
+
+    async def _broadcast(self, kind: str, **fields: Any) -> None:
+        for p in list(self.participants.values()):
+            await self._send(p, kind, **fields)
+
+    async def _roster(self) -> None:
+        people = [p.describe(self.caucus) for p in self.participants.values()]
+        for p in list(self.participants.values()):
+            if p.identity.is_host:
+                await self._send(p, "participants", participants=people)
+            else:  # parties see who is in the meeting, not the lobby or the formalities
+                visible = [
+                    {k: v for k, v in d.items() if k not in ("consents", "identity_checked")}
+                    for d in people
+                    if d["admitted"]
+                ]
+                await self._send(p, "participants", participants=visible)
+
+    async def _event(
+        self,
+        kind: str,
+        *,
+        participant: str | None = None,
+        actor: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        async with unit_of_work(self.services.sessionmaker) as session:
+            await rooms_service.log_event(
+                session,
+                room_id=self.room_id,
+                kind=kind,
+                participant=participant,
+                actor=actor,
+                data=data,
+            )
+
+    # -- joining and leaving ------------------------------------------------------------------
+
+    async def join(self, identity: Identity, transport: Transport) -> Participant:
+        async with self.lock:
+            if self.closed:
+                await transport.send_text(signaling.out("closed", reason="closed"))
+                raise Conflict("This meeting has ended.")
+            p = self.participants.get(identity.participant_id)
+            rejoin = p is not None
+            if p is None:
+                p = Participant(identity=identity, admitted=identity.is_host or self.auto_admit)
+                self.participants[p.id] = p
+            else:
+                # The same person again (a phone moving from Wi-Fi to 4G): replace the stale
+                # socket and peer, keep their admission and consents.
+                if p.grace is not None:
+                    p.grace.cancel()
+                    p.grace = None
+                old, p.transport = p.transport, None
+                if old is not None:
+                    with contextlib.suppress(Exception):
+                        await old.close(4000)
+                await self._drop_peer(p)
+            p.transport = transport
+            await self._send(
+                p,
+                "welcome",
+                participant_id=p.id,
+                role=identity.role,
+                name=identity.name,
+                room={"id": self.room_id, "kind": self.kind, "auto_admit": self.auto_admit},
+                ice_servers=self.services.ice_servers,
+                video_codec=self.services.video_codec,
+            )
+            if identity.is_host:
+                await self._open_room(identity)
+            await self._event("rejoin" if rejoin else "join", participant=p.id)
+            if p.admitted:
+                await self._start_media(p)
+            else:
+                await self._send(p, "lobby")
+            if self.recording:
+                await self._send(p, "recording", on=True)
+            if self.caucus:
+                await self._send(p, "caucus", **{"with": sorted(self.caucus)})
+            await self._roster()
+            return p
+
+    async def _open_room(self, identity: Identity) -> None:
+        async with unit_of_work(self.services.sessionmaker) as session:
+            room = await rooms_service.get_room(session, self.room_id)
+            if room.status == RoomStatus.scheduled:
+                await rooms_service.set_status(
+                    session, room=room, to=RoomStatus.open, actor=identity.actor
+                )
+
+    async def disconnected(self, p: Participant, transport: Transport) -> None:
+        """The socket went away. Keep the place for a while: the person may be back in a
+        moment on another network."""
+        async with self.lock:
+            if p.transport is not transport or self.participants.get(p.id) is not p:
+                return  # already replaced by a newer connection
+            p.transport = None
+            await self._drop_peer(p)
+            await self._event("disconnect", participant=p.id)
+            loop = asyncio.get_running_loop()
+            p.grace = loop.call_later(RECONNECT_GRACE, lambda: self._spawn(self._expire(p)))
+            await self._roster()
+
+    async def _expire(self, p: Participant) -> None:
+        async with self.lock:
+            if p.transport is None and self.participants.get(p.id) is p:
+                await self._remove(p, "left")
+                await self._roster()
+
+    async def _remove(self, p: Participant, why: str) -> None:
+        self.participants.pop(p.id, None)
+        if p.grace is not None:
+            p.grace.cancel()
+        await self._drop_peer(p)
+        if p.transport is not None:
+            transport, p.transport = p.transport, None
+            with contextlib.suppress(Exception):
+                await transport.send_text(signaling.out("closed", reason=why))
+                await transport.close(4001 if why == "removed" else 1000)
+        if p.id in self.caucus:
+            self.caucus = self.caucus - {p.id}
+        await self._event("leave", participant=p.id, data={"why": why})
+
+    # -- media ----------------------------------------------------------------------------
+
+    async def _start_media(self, p: Participant) -> None:
+        peer = Peer(
+            participant_id=p.id,
+            room_id=self.room_id,
+            ice_servers=self.services.ice_servers,
+            video_codec=self.services.video_codec,
+            on_published=self._published,
+            on_failed=self._peer_failed,
+            on_connected=self._peer_connected,
+        )
+        p.peer = peer
+        for other in self.participants.values():
+            if other is p or other.peer is None:
+                continue
+            for kind, fanout in other.peer.published.items():
+                peer.subscribe(other.id, kind, fanout, open=self._allowed(p, other, kind))
+        await self._negotiate(p)
+
+    async def _drop_peer(self, p: Participant) -> None:
+        peer, p.peer = p.peer, None
+        if p.answer_timer is not None:
+            p.answer_timer.cancel()
+            p.answer_timer = None
+        if peer is None:
+            return
+        await self._stop_recorder(p.id)
+        await peer.close()
+        for other in self.participants.values():
+            if other.peer is not None and other.peer.unsubscribe(p.id):
+                await self._negotiate(other)
+
+    def _published(self, peer: Peer, kind: str, fanout: PacketFanout) -> None:
+        """A participant's microphone or camera has arrived: forward it to the others."""
+        publisher = self.participants.get(peer.participant_id)
+        if publisher is None or publisher.peer is not peer:
+            return
+        for other in self.participants.values():
+            if other.peer is not None and other is not publisher:
+                other.peer.subscribe(
+                    publisher.id, kind, fanout, open=self._allowed(other, publisher, kind)
+                )
+                self._spawn(self._locked_negotiate(other))
+        if self.recording:
+            self._spawn(self._locked_record(publisher))
+
+    async def _locked_negotiate(self, p: Participant) -> None:
+        async with self.lock:
+            if p.peer is not None:
+                await self._negotiate(p)
+
+    async def _locked_record(self, p: Participant) -> None:
+        async with self.lock:
+            if self.recording and p.peer is not None:
+                await self._record(p)
+
+    def _peer_connected(self, peer: Peer) -> None:
+        p = self.participants.get(peer.participant_id)
+        if p is not None and p.peer is peer and peer.renegotiate:
+            self._spawn(self._locked_negotiate(p))
+
+    async def _peer_failed(self, peer: Peer) -> None:
+        async with self.lock:
+            p = self.participants.get(peer.participant_id)
+            if p is None or p.peer is not peer:
+                return
+            await self._event("ice_failed", participant=p.id)
+            await self._drop_peer(p)
+        # The browser reconnects its socket and gets a fresh peer on the next welcome.
+        if p.transport is not None:
+            with contextlib.suppress(Exception):
+                await p.transport.close(4002)
+
+    async def _negotiate(self, p: Participant) -> None:
+        peer = p.peer
+        if peer is None or peer.closed:
+            return
+        if peer.negotiating or not peer.may_renegotiate:
+            peer.renegotiate = True
+            return
+        peer.negotiating = True
+        peer.renegotiate = False
+        offer = await peer.create_offer()
+        await self._send(p, "offer", **offer)
+        loop = asyncio.get_running_loop()
+        p.answer_timer = loop.call_later(
+            ANSWER_TIMEOUT, lambda: self._spawn(self._answer_missing(p, peer))
+        )
+
+    async def _answer_missing(self, p: Participant, peer: Peer) -> None:
+        async with self.lock:
+            if p.peer is peer and peer.negotiating:
+                log.warning("no answer", extra={"room": self.room_id, "participant": p.id})
+                await self._drop_peer(p)
+                if p.transport is not None:
+                    with contextlib.suppress(Exception):
+                        await p.transport.close(4002)
+
+    def _allowed(self, subscriber: Participant, publisher: Participant, kind: str) -> bool:
+        return policy.may_receive(subscriber.standing(), publisher.standing(), kind, self.caucus)
+
+    def _apply_policy(self) -> None:
+        for sub in self.participants.values():
+            if sub.peer is None:
+                continue
+            for publisher_id, kind in list(sub.peer.outgoing):
+                pub = self.participants.get(publisher_id)
+                sub.peer.gate(publisher_id, kind, pub is not None and self._allowed(sub, pub, kind))
+        for pid, (_, recorder) in self.recorders.items():
+            p = self.participants.get(pid)
+            recorder.gate(p is not None and policy.may_be_recorded(p.standing(), self.caucus))
+
+    # -- recording -----------------------------------------------------------------------------
+
+    async def set_recording(self, on: bool, actor: audit.Actor) -> None:
+        async with self.lock:
+            if on == self.recording:
+                return
+            if on:
+                missing = [
+                    p.identity.name
+                    for p in self.participants.values()
+                    if p.admitted and not p.identity.is_host and not p.consents["recording"]
+                ]
+                if missing:
+                    raise Conflict(
+                        "Recording needs the consent of everyone in the meeting; not yet"
+                        " given by: {names}.",
+                        names="、".join(missing),
+                    )
+            self.recording = on
+            if on:
+                for p in self.participants.values():
+                    if p.peer is not None and p.admitted:
+                        await self._record(p)
+            else:
+                for pid in list(self.recorders):
+                    await self._stop_recorder(pid)
+            await self._event("recording_on" if on else "recording_off", actor=actor.label)
+            await self._broadcast("recording", on=on)
+
+    async def _record(self, p: Participant) -> None:
+        if p.id in self.recorders or p.peer is None or not p.peer.published:
+            return
+        async with unit_of_work(self.services.sessionmaker) as session:
+            room = await rooms_service.get_room(session, self.room_id)
+            row = await rooms_service.start_recording(
+                session, room=room, participant=p.id, participant_name=p.identity.name
+            )
+        recording_id = row.id or 0
+        recorder = ParticipantRecorder(
+            participant_id=p.id,
+            workdir=self.services.workdir,
+            segment_seconds=self.services.segment_seconds,
+            on_segment=lambda segment: self._store_segment(recording_id, segment),
+        )
+        allowed = policy.may_be_recorded(p.standing(), self.caucus)
+        for kind in KINDS:
+            fanout = p.peer.published.get(kind)
+            if fanout is not None:
+                recorder.add(kind, fanout, open=allowed)
+        self.recorders[p.id] = (recording_id, recorder)
+
+    async def _stop_recorder(self, participant_id: str) -> None:
+        entry = self.recorders.pop(participant_id, None)
+        if entry is None:
+            return
+        recording_id, recorder = entry
+        await recorder.stop()
+        async with unit_of_work(self.services.sessionmaker) as session:
+            await rooms_service.stop_recording(session, recording_id=recording_id)
+
+    async def _store_segment(self, recording_id: int, segment: Segment) -> None:
+        """Hash and store a closed segment off the event loop, then record it."""
+        try:
+            size = segment.path.stat().st_size
+            sha256 = await self.services.store.put_file_async(segment.path)
+            async with unit_of_work(self.services.sessionmaker) as session:
+                await rooms_service.add_segment(
+                    session,
+                    recording_id=recording_id,
+                    seq=segment.seq,
+                    sha256=sha256,
+                    size=size,
+                    duration=round(segment.duration, 3),
+                    media_type=segment.media_type,
+                )
+        finally:
+            segment.path.unlink(missing_ok=True)
+
+    # -- messages -------------------------------------------------------------------------------
+
+    async def handle(self, p: Participant, message: signaling.Incoming) -> None:
+        """One message from one participant; raises signaling.BadMessage to refuse it."""
+        kind = message.type
+        if kind in signaling.HOST_ONLY and not p.identity.is_host:
+            raise signaling.BadMessage(f"Only the mediator may send '{kind}'.")
+        if kind in signaling.PARTY_ONLY and p.identity.party_id is None:
+            raise signaling.BadMessage(f"Only a party may send '{kind}'.")
+        if kind == "ping":
+            return
+        async with self.lock:
+            if self.participants.get(p.id) is not p or self.closed:
+                return
+            await getattr(self, f"_on_{kind}")(p, message)
+
+    async def _on_answer(self, p: Participant, m: signaling.Answer) -> None:
+        peer = p.peer
+        if peer is None or not peer.negotiating:
+            raise signaling.BadMessage("No offer is waiting for an answer.")
+        if p.answer_timer is not None:
+            p.answer_timer.cancel()
+            p.answer_timer = None
+        try:
+            await peer.apply_answer(m.sdp)
+        except Exception as exc:
+            peer.negotiating = False
+            raise signaling.BadMessage(f"The answer was not accepted: {exc}") from None
+        peer.negotiating = False
+        if peer.renegotiate and peer.may_renegotiate:
+            await self._negotiate(p)
+
+    async def _on_candidate(self, p: Participant, m: signaling.Candidate) -> None:
+        if p.peer is None:
+            return
+        try:
+            await p.peer.add_candidate(m.candidate, m.sdpMid, m.sdpMLineIndex)
+        except Exception:
+            raise signaling.BadMessage("That ICE candidate could not be used.") from None
+
+    async def _on_mute(self, p: Participant, m: signaling.Mute) -> None:
+        target = p
+        if m.participant_id is not None and m.participant_id != p.id:
+            if not p.identity.is_host:
+                raise signaling.BadMessage("Only the mediator may mute someone else.")
+            target = self._participant(m.participant_id)
+            if m.audio is not None:
+                target.host_muted = m.audio
+            await self._send(target, "notice", code="muted_by_host", text="")
+        else:
+            if m.audio is not None:
+                p.audio_muted = m.audio
+                if not m.audio:
+                    p.host_muted = False  # unmuting yourself is always allowed
+            if m.video is not None:
+                p.video_muted = m.video
+        self._apply_policy()
+        await self._event(
+            "mute", participant=target.id, actor=p.id, data={"audio": m.audio, "video": m.video}
+        )
+        await self._roster()
+
+    async def _on_receive(self, p: Participant, m: signaling.Receive) -> None:
+        p.receive_video = m.video
+        self._apply_policy()
+        await self._event("receive", participant=p.id, data={"video": m.video})
+
+    async def _on_chat(self, p: Participant, m: signaling.Chat) -> None:
+        at = datetime.now(UTC).isoformat()
+        fields = {"from": p.id, "name": p.identity.name, "text": m.text, "at": at}
+        for other in self.participants.values():
+            # Chat follows the same walls as media: nothing crosses a caucus, or the lobby.
+            same_side = not self.caucus or ((other.id in self.caucus) == (p.id in self.caucus))
+            if other.admitted and same_side:
+                await self._send(other, "chat", **fields)
+
+    async def _on_consent(self, p: Participant, m: signaling.Consent) -> None:
+        async with unit_of_work(self.services.sessionmaker) as session:
+            room = await rooms_service.get_room(session, self.room_id)
+            for kind, given, key in (
+                (ConsentKind.online_mediation, m.online, "online"),
+                (ConsentKind.recording, m.recording, "recording"),
+            ):
+                if p.consents[key] != given or not given:
+                    await rooms_service.record_consent(
+                        session,
+                        room=room,
+                        kind=kind,
+                        given=given,
+                        party_id=p.identity.party_id,
+                        by_user_id=None,
+                        actor=p.identity.actor,
+                    )
+        p.consents = {"online": m.online, "recording": m.recording}
+        await self._roster()
+
+    async def _on_admit(self, p: Participant, m: signaling.Admit) -> None:
+        target = self._participant(m.participant_id)
+        if target.admitted:
+            return
+        target.admitted = True
+        await self._event("admit", participant=target.id, actor=p.id)
+        if target.connected:
+            await self._start_media(target)
+            if self.recording:
+                await self._send(target, "recording", on=True)
+        await self._roster()
+
+    async def _on_remove(self, p: Participant, m: signaling.Remove) -> None:
+        target = self._participant(m.participant_id)
+        if target.identity.is_host:
+            raise signaling.BadMessage("The mediator cannot be removed.")
+        await self._remove(target, "removed")
+        self._apply_policy()
+        await self._roster()
+
+    async def _on_caucus(self, p: Participant, m: signaling.Caucus) -> None:
+        chosen = set(m.with_)
+        for pid in chosen:
+            target = self._participant(pid)
+            if not target.admitted:
+                raise signaling.BadMessage("Only people in the meeting can join a caucus.")
+        self.caucus = frozenset(chosen | {p.id}) if chosen else frozenset()
+        self._apply_policy()
+        await self._event("caucus", actor=p.id, data={"with": sorted(chosen)})
+        await self._broadcast("caucus", **{"with": sorted(self.caucus)})
+        await self._roster()
+
+    async def _on_identity(self, p: Participant, m: signaling.Identity) -> None:
+        target = self._participant(m.participant_id)
+        if target.identity.party_id is None:
+            raise signaling.BadMessage("Identity checks are for the parties.")
+        async with unit_of_work(self.services.sessionmaker) as session:
+            room = await rooms_service.get_room(session, self.room_id)
+            await rooms_service.record_consent(
+                session,
+                room=room,
+                kind=ConsentKind.identity_verified,
+                given=m.verified,
+                party_id=target.identity.party_id,
+                by_user_id=p.identity.user_id,
+                actor=p.identity.actor,
+            )
+        target.identity_checked = m.verified
+        await self._roster()
+
+    async def _on_warning(self, p: Participant, m: signaling.Warning) -> None:
+        async with unit_of_work(self.services.sessionmaker) as session:
+            room = await rooms_service.get_room(session, self.room_id)
+            await rooms_service.record_consent(
+                session,
+                room=room,
+                kind=ConsentKind.sham_warning,
+                given=True,
+                party_id=None,
+                by_user_id=p.identity.user_id,
+                actor=p.identity.actor,
+            )
+        await self._broadcast("notice", code="sham_warning_read", text="")
+
+    def _participant(self, participant_id: str) -> Participant:
+        target = self.participants.get(participant_id)
+        if target is None:
+            raise signaling.BadMessage("No such participant in this room.")
+        return target
+
+    # -- the end ------------------------------------------------------------------------------
+
+    async def close(self, reason: str = "closed") -> None:
+        """End the room for everyone: every peer, recorder, socket and task. Idempotent."""
+        async with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            for pid in list(self.recorders):
+                await self._stop_recorder(pid)
+            for p in list(self.participants.values()):
+                if p.grace is not None:
+                    p.grace.cancel()
+                if p.answer_timer is not None:
+                    p.answer_timer.cancel()
+                peer, p.peer = p.peer, None
+                if peer is not None:
+                    await peer.close()
+                if p.transport is not None:
+                    transport, p.transport = p.transport, None
+                    with contextlib.suppress(Exception):
+                        await transport.send_text(signaling.out("closed", reason=reason))
+                        await transport.close(1000)
+            self.participants.clear()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class RoomRegistry:
+    """The live rooms of this process, by id (a room lives on one media node)."""
+
+    def __init__(self, services: RoomServices) -> None:
+        self.services = services
+        self.rooms: dict[int, LiveRoom] = {}
+
+    def get_or_create(self, room: Room) -> LiveRoom:
+        live = self.rooms.get(room.id or 0)
+        if live is None or live.closed:
+            live = LiveRoom(room, self.services)
+            self.rooms[live.room_id] = live
+        return live
+
+    def get(self, room_id: int) -> LiveRoom | None:
+        return self.rooms.get(room_id)
+
+    async def close(self, room_id: int, reason: str = "closed") -> None:
+        live = self.rooms.pop(room_id, None)
+        if live is not None:
+            await live.close(reason)
+
+    async def close_all(self) -> None:
+        for room_id in list(self.rooms):
+            await self.close(room_id, "server_shutdown")

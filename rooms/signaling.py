@@ -1,0 +1,172 @@
+"""Room signalling: the typed messages on ``WS /api/rooms/{id}/signal`` (API.md).
+
+One WebSocket per participant; JSON text messages with a ``type``. The server always makes
+the offers and the browser answers, so there is no glare. Messages are parsed here, at the
+edge: anything malformed, over 64 KiB, or not allowed for the sender's role gets an
+``error`` back and changes nothing for anyone else.
+
+How the browser maps media to people: every ``offer`` carries ``upstream`` (the mids of the
+two transceivers on which the browser must send its own microphone and camera) and
+``tracks`` (mid -> participant id and kind, for the media the server forwards to it).
+
+Server -> browser
+    welcome      {participant_id, role, name, room: {id, kind, status, auto_admit},
+                  ice_servers, video_codec}
+    lobby        {}                                  waiting for the mediator to admit you
+    offer        {sdp, upstream: {audio, video}, tracks: {mid: {participant_id, kind}}}
+    candidate    {candidate, sdpMid, sdpMLineIndex}  (the server's candidates are in the SDP)
+    participants {participants: [{id, name, role, audio, video, in_caucus, admitted,
+                                  connected, consents: {online, recording}, identity_checked}]}
+    caucus       {with: [participant ids]}           empty list: the caucus ended
+    recording    {on}
+    agreement    {agreement_id, version}             (agreements issue)
+    chat         {from, name, text, at}
+    notice       {code, text}                        e.g. code "caucus_elsewhere"
+    closed       {reason}
+    error        {detail}
+
+Browser -> server
+    answer       {sdp}
+    candidate    {candidate, sdpMid, sdpMLineIndex}
+    mute         {audio?, video?, participant_id?}   participant_id: the mediator mutes someone
+    receive      {video}                             a weak connection asks for audio only
+    chat         {text}
+    consent      {online, recording}                 a party, before joining the call
+    admit        {participant_id}                    mediator or judge
+    remove       {participant_id}                    mediator or judge
+    caucus       {with: [participant ids]}           mediator; [] ends the caucus
+    identity     {participant_id, verified}          mediator: ID document checked on camera
+    warning      {}                                  mediator: the sham-mediation warning was read
+    ping         {}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+MAX_MESSAGE_BYTES = 64 * 1024
+ParticipantId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z]+-\d+$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Answer(_In):
+    type: Literal["answer"]
+    sdp: Annotated[str, Field(min_length=10, max_length=MAX_MESSAGE_BYTES)]
+
+
+class Candidate(_In):
+    type: Literal["candidate"]
+    candidate: Annotated[str, Field(max_length=1000)]
+    sdpMid: Annotated[str, Field(max_length=32)] | None = None
+    sdpMLineIndex: Annotated[int, Field(ge=0, le=1000)] | None = None
+
+
+class Mute(_In):
+    type: Literal["mute"]
+    audio: bool | None = None
+    video: bool | None = None
+    participant_id: ParticipantId | None = None
+
+
+class Receive(_In):
+    type: Literal["receive"]
+    video: bool
+
+
+class Chat(_In):
+    type: Literal["chat"]
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class Consent(_In):
+    type: Literal["consent"]
+    online: bool
+    recording: bool
+
+
+class Admit(_In):
+    type: Literal["admit"]
+    participant_id: ParticipantId
+
+
+class Remove(_In):
+    type: Literal["remove"]
+    participant_id: ParticipantId
+
+
+class Caucus(_In):
+    type: Literal["caucus"]
+    with_: Annotated[list[ParticipantId], Field(alias="with", max_length=20)]
+
+
+class Identity(_In):
+    type: Literal["identity"]
+    participant_id: ParticipantId
+    verified: bool
+
+
+class Warning(_In):
+    type: Literal["warning"]
+
+
+class Ping(_In):
+    type: Literal["ping"]
+
+
+Incoming = Annotated[
+    Answer
+    | Candidate
+    | Mute
+    | Receive
+    | Chat
+    | Consent
+    | Admit
+    | Remove
+    | Caucus
+    | Identity
+    | Warning
+    | Ping,
+    Field(discriminator="type"),
+]
+_incoming: TypeAdapter[Incoming] = TypeAdapter(Incoming)
+
+# Only the room's host (the mediator, or the judge in a confirmation room) may send these.
+HOST_ONLY = frozenset({"admit", "remove", "caucus", "identity", "warning"})
+PARTY_ONLY = frozenset({"consent"})
+
+
+class BadMessage(Exception):
+    """The message cannot be accepted; ``detail`` is safe to send back to its sender."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def parse(raw: str | bytes) -> Incoming:
+    if isinstance(raw, bytes):
+        raise BadMessage("Send JSON text messages, not binary ones.")
+    if len(raw.encode()) > MAX_MESSAGE_BYTES:
+        raise BadMessage("Message too large (the limit is 64 KiB).")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        raise BadMessage("Message is not valid JSON.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise BadMessage("Message needs a string 'type'.")
+    try:
+        return _incoming.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != data["type"])
+        raise BadMessage(f"Malformed '{data['type']}' message: {where} {first['msg']}") from None
+
+
+def out(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, **fields}, ensure_ascii=False)

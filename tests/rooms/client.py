@@ -1,0 +1,166 @@
+"""A WebRTC participant played by aiortc instead of a browser, for in-process room tests.
+
+It speaks the room's signalling exactly as the browser page does (answer the server's
+offers, send on the ``upstream`` transceivers), publishes a synthetic camera and tone, and
+counts what it receives from each other participant, decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import json
+import math
+from collections import defaultdict
+from typing import Any
+
+import av
+import numpy as np
+import websockets
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+
+
+class Camera(VideoStreamTrack):
+    """A moving test picture at 320x240."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        self.n += 1
+        image = np.full((240, 320, 3), (self.n * 4) % 255, dtype=np.uint8)
+        image[:, (self.n * 3) % 320] = 255
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+class Tone(AudioStreamTrack):
+    """A 440 Hz tone (aiortc's own AudioStreamTrack is silence)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.samples = 0
+
+    async def recv(self) -> av.AudioFrame:
+        frame = await super().recv()
+        n = frame.samples
+        t = (np.arange(n) + self.samples) / 48000
+        self.samples += n
+        data = (np.sin(2 * math.pi * 440 * t) * 8000).astype(np.int16).reshape(1, -1)
+        out = av.AudioFrame.from_ndarray(data, format="s16", layout="mono")
+        out.sample_rate = 48000
+        out.pts, out.time_base = frame.pts, fractions.Fraction(1, 48000)
+        return out
+
+
+class Client:
+    def __init__(self, url: str, token: str, *, consent: bool = True) -> None:
+        self.url = url
+        self.token = token
+        self.consent = consent
+        self.pc: RTCPeerConnection | None = None
+        self.ws: Any = None
+        self.messages: list[dict[str, Any]] = []
+        self.tracks: dict[str, dict[str, str]] = {}
+        self.frames: dict[tuple[str, str], int] = defaultdict(int)
+        self.energy: dict[str, float] = defaultdict(float)
+        self.first_frame_at: dict[str, float] = {}
+        self.participant_id: str | None = None
+        self.camera = Camera()
+        self.tone = Tone()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reader: asyncio.Task[Any] | None = None
+        self.offers = 0
+
+    async def connect(self) -> None:
+        self.ws = await websockets.connect(
+            self.url,
+            additional_headers={"Authorization": f"Bearer {self.token}"},
+            max_size=2**20,
+        )
+        self._reader = asyncio.create_task(self._read())
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["type"] == kind]
+
+    async def send(self, **message: Any) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def _read(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in self.ws:
+                message = json.loads(raw)
+                self.messages.append(message)
+                kind = message["type"]
+                if kind == "welcome":
+                    self.participant_id = message["participant_id"]
+                    await self._new_pc()
+                    if message["role"] not in ("mediator", "judge") and self.consent:
+                        await self.send(type="consent", online=True, recording=True)
+                elif kind == "offer":
+                    await self._answer(message)
+
+    async def _new_pc(self) -> None:
+        if self.pc is not None:
+            await self.pc.close()
+        self.pc = RTCPeerConnection()
+        self.pc.on("track", self._on_track)
+
+    async def _answer(self, offer: dict[str, Any]) -> None:
+        assert self.pc is not None
+        self.offers += 1
+        self.tracks.update(offer["tracks"])
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.mid == offer["upstream"]["audio"] and transceiver.sender.track is None:
+                transceiver.direction = "sendonly"
+                transceiver.sender.replaceTrack(self.tone)
+            elif transceiver.mid == offer["upstream"]["video"] and transceiver.sender.track is None:
+                transceiver.direction = "sendonly"
+                transceiver.sender.replaceTrack(self.camera)
+        answer = await self.pc.createAnswer()
+        await self.pc.setLocalDescription(answer)
+        await self.send(type="answer", sdp=self.pc.localDescription.sdp)
+
+    def _on_track(self, track: Any) -> None:
+        assert self.pc is not None
+        mid = next(t.mid for t in self.pc.getTransceivers() if t.receiver.track is track)
+        task = asyncio.create_task(self._count(mid, track))
+        self._tasks.add(task)
+
+    async def _count(self, mid: str, track: Any) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            who = self.tracks.get(mid, {}).get("participant_id", "?")
+            self.frames[(who, track.kind)] += 1
+            if track.kind == "video":
+                self.first_frame_at.setdefault(who, loop.time())
+            else:
+                samples = frame.to_ndarray().astype(np.float64)
+                self.energy[who] += float(np.mean((samples / 32768.0) ** 2))
+
+    def received(self, who: str, kind: str) -> int:
+        return self.frames[(who, kind)]
+
+    async def drop(self) -> None:
+        """Cut the socket as a network change would (no goodbye)."""
+        self.ws.transport.abort() if hasattr(self.ws, "transport") else await self.ws.close()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._reader is not None:
+            self._reader.cancel()
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+        if self.pc is not None:
+            await self.pc.close()
