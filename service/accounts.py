@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -54,6 +54,14 @@ async def create_organisation(
             raise Invalid("A court needs a region code such as 晋0403.", field="region_code")
         if level is not None or industry is not None:
             raise Invalid("Courts have no committee level.", field="level")
+    code = (code or name).strip()
+    if len(code) > 60:
+        raise Invalid(
+            "Give a short name (at most 60 characters) to use in case numbers.", field="code"
+        )
+    # Case numbers carry the code, so two organisations may not share one.
+    if (await session.exec(select(Organisation.id).where(Organisation.code == code))).first():
+        raise Conflict("Another organisation already uses the short name '{code}'.", code=code)
     if parent_id is not None:
         parent = await session.get(Organisation, parent_id)
         if parent is None:
@@ -63,7 +71,7 @@ async def create_organisation(
     org = Organisation(
         kind=kind,
         name=name,
-        code=code or name,
+        code=code,
         level=level,
         industry=industry,
         parent_id=parent_id,
@@ -157,6 +165,11 @@ async def sign_in(
     Returning rather than raising lets the caller commit the failed attempt, which is what
     the limit counts.
     """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # Count and record under one lock per username, so a burst of guesses sent at once
+        # cannot all be counted before any is recorded (SQLite's write lock does this).
+        lock = text("SELECT pg_advisory_xact_lock(hashtext(:k))").bindparams(k=f"login:{username}")
+        await session.exec(lock)  # type: ignore[call-overload]
     since = now() - timedelta(minutes=limits.failure_window_minutes)
     if (
         await _recent_failures(session, column="username", value=username, since=since)

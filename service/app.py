@@ -145,7 +145,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body: dict[str, object] = {"detail": gettext(language, exc.message, **exc.params)}
         if isinstance(exc, Invalid):
             body["detail"] = [
-                {"loc": ["body", *exc.field.split(".")], "msg": body["detail"], "type": "invalid"}
+                {
+                    # Same shape as FastAPI's own errors: list positions are integers.
+                    "loc": ["body", *(int(p) if p.isdigit() else p for p in exc.field.split("."))],
+                    "msg": body["detail"],
+                    "type": "invalid",
+                }
             ]
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 

@@ -32,7 +32,7 @@ from service.models import (
     PartyRole,
     User,
 )
-from service.personal import mask_id_number, resident_id_problem, uscc_problem
+from service.personal import mask_id_number, mask_in_text, resident_id_problem, uscc_problem
 from service.security import new_token, token_hash
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -224,7 +224,8 @@ async def transition(
     if to in ENDED:
         case.ended_at = at
     if reason:
-        case.end_reason = reason.strip()
+        reason = mask_in_text(reason.strip())  # free text: an ID typed here is masked too
+        case.end_reason = reason
     session.add(case)
     await session.flush()
     await audit.record(
@@ -258,8 +259,11 @@ async def list_cases(
     if dispute_type is not None:
         conditions.append(col(Case.dispute_type) == dispute_type)
     if query:
-        like = f"%{query}%"
-        conditions.append(or_(col(Case.title).like(like), col(Case.number).like(like)))
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        conditions.append(
+            or_(col(Case.title).like(like, escape="\\"), col(Case.number).like(like, escape="\\"))
+        )
     total = (await session.exec(select(func.count()).select_from(Case).where(*conditions))).one()
     rows = (
         await session.exec(

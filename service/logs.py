@@ -18,14 +18,29 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
-        if isinstance(record.msg, str):
-            record.msg = mask_in_text(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(mask_in_text(a) if isinstance(a, str) else a for a in record.args)
+        # Render the message now (whatever the shape of its arguments) and mask the result.
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            message = str(record.msg)
+        record.msg, record.args = mask_in_text(message), None
+        if record.exc_info:
+            # A traceback may quote an ID (a database error echoes its parameters).
+            record.exc_text = mask_in_text(_plain.formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = mask_in_text(record.exc_text)
         for key, value in list(record.__dict__.items()):
-            if isinstance(value, str) and key not in {"msg", "request_id"}:
+            if key in {"msg", "request_id", "exc_text"}:
+                continue
+            if isinstance(value, str):
                 record.__dict__[key] = mask_in_text(value)
+            elif isinstance(value, dict | list | tuple):
+                record.__dict__[key] = mask_in_text(str(value))
         return True
+
+
+_plain = logging.Formatter()
 
 
 def configure(level: str = "INFO", *, json_lines: bool = True) -> None:

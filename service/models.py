@@ -127,7 +127,9 @@ class Organisation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(sa_type=String(20))
     name: str = Field(sa_type=String(200))
-    code: str = Field(sa_type=String(60), description="short name used in case numbers")
+    code: str = Field(
+        sa_type=String(60), unique=True, description="short name used in case numbers"
+    )
     level: str | None = Field(default=None, sa_type=String(20))
     industry: str | None = Field(default=None, sa_type=String(20))
     region_code: str | None = Field(default=None, sa_type=String(20))

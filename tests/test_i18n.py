@@ -22,12 +22,15 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, unescape
 
+from rooms.strings import ROOM_SCRIPT_STRINGS
 from service import i18n
 from service.pages import SCRIPT_STRINGS
 from service.router import REFUSALS
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = ROOT / "service"
+# Every domain package whose code or pages show text; each has *.py and templates/.
+PACKAGES = [ROOT / name for name in ("service", "rooms", "agreements", "confirmation")]
 CATALOGUE = SERVICE / "locale" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
 
 ERROR_CLASSES = (
@@ -50,7 +53,7 @@ PYTHON_KEYWORDS: dict[str, tuple[int, ...] | None] = {
 }
 TEMPLATE_KEYWORDS: dict[str, tuple[int, ...] | None] = {"_": None}
 
-# Only service/*.py and service/templates/*.html: not tests, not the locale directory.
+# Only each package's *.py and templates/*.html: not tests, not the locale directory.
 METHOD_MAP = [
     ("*.py", "python"),
     ("templates/*.html", "jinja2.ext.babel_extract"),
@@ -65,27 +68,31 @@ def extracted() -> dict[str, list[str]]:
     """Each msgid in the source, with the places it occurs (``file:line``)."""
     found: dict[str, list[str]] = {}
 
-    def keep(path: str) -> bool:
-        # extract_from_dir calls this for directories too; skip locale/ and caches.
-        rel = Path(path).relative_to(SERVICE)
-        return not rel.parts or rel.parts[0] not in {"locale", "__pycache__"}
-
     def add(message: str, where: str) -> None:
         found.setdefault(message, []).append(where)
 
-    for method, keywords in (("python", PYTHON_KEYWORDS), ("jinja2", TEMPLATE_KEYWORDS)):
-        method_map = [m for m in METHOD_MAP if m[1].startswith(method)]
-        for filename, lineno, message, _comments, _context in extract_from_dir(
-            SERVICE,
-            method_map=method_map,
-            options_map=OPTIONS_MAP,
-            keywords=keywords,
-            directory_filter=keep,
-        ):
-            assert isinstance(message, str), f"{filename}:{lineno}: plural forms are not used"
-            add(message, f"service/{filename}:{lineno}")
+    for package in PACKAGES:
+
+        def keep(path: str, package: Path = package) -> bool:
+            # extract_from_dir calls this for directories too; skip locale/ and caches.
+            rel = Path(path).relative_to(package)
+            return not rel.parts or rel.parts[0] not in {"locale", "__pycache__"}
+
+        for method, keywords in (("python", PYTHON_KEYWORDS), ("jinja2", TEMPLATE_KEYWORDS)):
+            method_map = [m for m in METHOD_MAP if m[1].startswith(method)]
+            for filename, lineno, message, _comments, _context in extract_from_dir(
+                package,
+                method_map=method_map,
+                options_map=OPTIONS_MAP,
+                keywords=keywords,
+                directory_filter=keep,
+            ):
+                assert isinstance(message, str), f"{filename}:{lineno}: plural forms are unused"
+                add(message, f"{package.name}/{filename}:{lineno}")
     for message in SCRIPT_STRINGS:
         add(message, "service/pages.py:SCRIPT_STRINGS")
+    for message in ROOM_SCRIPT_STRINGS:
+        add(message, "rooms/strings.py:ROOM_SCRIPT_STRINGS")
     for key, message in REFUSALS.items():
         add(message, f"service/router.py:REFUSALS[{key!r}]")
     return found
@@ -166,7 +173,8 @@ def test_script_strings_cover_the_scripts() -> None:
         )
     }
     assert shown, "no t() calls found: has the scripts' translation helper been renamed?"
-    missing = {m: where for m, where in shown.items() if m not in SCRIPT_STRINGS}
+    listed = {*SCRIPT_STRINGS, *ROOM_SCRIPT_STRINGS}
+    missing = {m: where for m, where in shown.items() if m not in listed}
     assert not missing, missing
 
 

@@ -46,7 +46,8 @@ def upgrade() -> None:
     sa.CheckConstraint("kind IN ('committee', 'court')", name=op.f('ck_organisation_kind')),
     sa.CheckConstraint("level IS NULL OR level IN ('district', 'township', 'village', 'industry')", name=op.f('ck_organisation_level')),
     sa.ForeignKeyConstraint(['parent_id'], ['organisation.id'], name=op.f('fk_organisation_parent_id_organisation'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation')),
+    sa.UniqueConstraint('code', name=op.f('uq_organisation_code'))
     )
     op.create_table('case_counter',
     sa.Column('org_id', sa.Integer(), nullable=False),
