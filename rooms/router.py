@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from rooms import service as rooms_service
 from rooms import signaling
@@ -39,7 +40,7 @@ from service.auth import (
     settings_of,
 )
 from service.db import SessionDep, unit_of_work
-from service.errors import Forbidden, MediationError, NotAuthenticated, NotFound
+from service.errors import Conflict, Forbidden, MediationError, NotAuthenticated, NotFound
 from service.i18n import gettext, pick_language
 from service.models import Case, Role
 
@@ -117,6 +118,16 @@ HostedRoom = Annotated[RoomAccess, Depends(_host_access)]
 # -- REST -----------------------------------------------------------------------------------
 
 
+async def hand_over(session: AsyncSession) -> None:
+    """End this request's unit of work before the live room takes over.
+
+    The live room records what it does (recordings, events) in units of work of its own.
+    SQLite has one writer at a time, so a request that kept its transaction open while
+    awaiting the room would wait on itself.
+    """
+    await session.commit()
+
+
 @router.post("/api/cases/{case_id}/rooms", response_model=RoomOut, status_code=201)
 async def create_room(
     body: RoomIn,
@@ -156,10 +167,15 @@ async def get_room(access: ViewableRoom, request: Request) -> RoomOut:
 
 
 @router.post("/api/rooms/{room_id}/recording", response_model=RecordingState)
-async def recording(body: RecordingIn, access: HostedRoom, request: Request) -> RecordingState:
+async def recording(
+    body: RecordingIn, access: HostedRoom, session: SessionDep, request: Request
+) -> RecordingState:
+    await hand_over(session)
     live = registry_of(request.app).get(access.room.id or 0)
     if live is None or live.closed:
-        raise MediationError("Nobody is in this room; open it first.")
+        if body.action == "stop":
+            return RecordingState(on=False)
+        raise Conflict("Nobody is in this room; open it first.")
     await live.set_recording(body.action == "start", access.identity.actor)
     return RecordingState(on=live.recording)
 
@@ -220,6 +236,7 @@ async def close_room(access: HostedRoom, session: SessionDep, request: Request) 
         await rooms_service.log_event(
             session, room_id=room.id or 0, kind="close", actor=access.identity.participant_id
         )
+    await hand_over(session)
     await registry_of(request.app).close(room.id or 0, "closed")
     return room_out(room, settings_of(request).public_url)
 
@@ -311,7 +328,8 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
     scheme, _, bearer = header.partition(" ")
     token = bearer.strip() if scheme.lower() == "bearer" else websocket.cookies.get(SESSION_COOKIE)
     if token and scheme.lower() != "bearer" and not _same_origin(websocket):
-        await _refuse(websocket, 4403, "This page may not open the room.")
+        refused = Forbidden("This page may not open the room.")
+        await _refuse(websocket, 4403, _detail(websocket, refused))
         return
     try:
         async with unit_of_work(app.state.sessionmaker) as session:
@@ -338,10 +356,13 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
     except MediationError:
         await websocket.close(1000)
         return
+    left = False
     try:
         while True:
             frame = await websocket.receive()
             if frame["type"] == "websocket.disconnect":
+                # 1000 is a deliberate goodbye (Leave); anything else may be a network change.
+                left = frame.get("code") == 1000
                 break
             raw = frame.get("text")
             if raw is None:
@@ -353,7 +374,10 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
                 await transport.send_text(signaling.out("error", detail=exc.detail))
             except MediationError as exc:
                 await transport.send_text(signaling.out("error", detail=_detail(websocket, exc)))
-    except WebSocketDisconnect:
-        pass
+    except WebSocketDisconnect as exc:
+        left = exc.code == 1000
     finally:
-        await live.disconnected(participant, transport)
+        if left:
+            await live.leave(participant, transport)
+        else:
+            await live.disconnected(participant, transport)

@@ -69,6 +69,7 @@ class Participant:
     receive_video: bool = True
     consents: dict[str, bool] = field(default_factory=lambda: {"online": False, "recording": False})
     identity_checked: bool = False
+    consents_recorded: bool = False
     grace: asyncio.TimerHandle | None = None
     answer_timer: asyncio.TimerHandle | None = None
 
@@ -209,7 +210,12 @@ class LiveRoom:
                 participant_id=p.id,
                 role=identity.role,
                 name=identity.name,
-                room={"id": self.room_id, "kind": self.kind, "auto_admit": self.auto_admit},
+                room={
+                    "id": self.room_id,
+                    "kind": self.kind,
+                    "status": "open",
+                    "auto_admit": self.auto_admit,
+                },
                 ice_servers=self.services.ice_servers,
                 video_codec=self.services.video_codec,
             )
@@ -246,6 +252,16 @@ class LiveRoom:
             await self._event("disconnect", participant=p.id)
             loop = asyncio.get_running_loop()
             p.grace = loop.call_later(RECONNECT_GRACE, lambda: self._spawn(self._expire(p)))
+            await self._roster()
+
+    async def leave(self, p: Participant, transport: Transport) -> None:
+        """The person closed the page or tapped Leave: gone now, not after the grace time."""
+        async with self.lock:
+            if p.transport is not transport or self.participants.get(p.id) is not p:
+                return
+            p.transport = None
+            await self._remove(p, "left")
+            self._apply_policy()
             await self._roster()
 
     async def _expire(self, p: Participant) -> None:
@@ -542,7 +558,7 @@ class LiveRoom:
                 (ConsentKind.online_mediation, m.online, "online"),
                 (ConsentKind.recording, m.recording, "recording"),
             ):
-                if p.consents[key] != given or not given:
+                if p.consents[key] != given or not p.consents_recorded:
                     await rooms_service.record_consent(
                         session,
                         room=room,
@@ -553,6 +569,7 @@ class LiveRoom:
                         actor=p.identity.actor,
                     )
         p.consents = {"online": m.online, "recording": m.recording}
+        p.consents_recorded = True
         await self._roster()
 
     async def _on_admit(self, p: Participant, m: signaling.Admit) -> None:

@@ -12,23 +12,31 @@ two transceivers on which the browser must send its own microphone and camera) a
 Server -> browser
     welcome      {participant_id, role, name, room: {id, kind, status, auto_admit},
                   ice_servers, video_codec}
+                 (there is no "admitted" message: the first offer means you are in)
     lobby        {}                                  waiting for the mediator to admit you
     offer        {sdp, upstream: {audio, video}, tracks: {mid: {participant_id, kind}}}
     candidate    {candidate, sdpMid, sdpMLineIndex}  (the server's candidates are in the SDP)
     participants {participants: [{id, name, role, audio, video, in_caucus, admitted,
                                   connected, consents: {online, recording}, identity_checked}]}
-    caucus       {with: [participant ids]}           empty list: the caucus ended
+                 audio/video true = on. The host sees everyone, including the lobby and the
+                 formalities; parties see only who is in the meeting.
+    caucus       {with: [participant ids]}           the host included; [] = the caucus ended
     recording    {on}
     agreement    {agreement_id, version}             (agreements issue)
-    chat         {from, name, text, at}
-    notice       {code, text}                        e.g. code "caucus_elsewhere"
-    closed       {reason}
+    chat         {from, name, text, at}              also echoed to the sender; at is ISO 8601
+    notice       {code, text}                        codes: muted_by_host, sham_warning_read
+    closed       {reason}                            closed, removed, left, server_shutdown
     error        {detail}
+
+Close codes: 1000 normal (from the browser: the person left); 4000 the same person joined
+from elsewhere; 4001 removed by the mediator; 4002 the media connection failed or no answer
+came (reconnect); 4401, 4403, 4404 refused (not signed in, not allowed, not theirs).
 
 Browser -> server
     answer       {sdp}
     candidate    {candidate, sdpMid, sdpMLineIndex}
-    mute         {audio?, video?, participant_id?}   participant_id: the mediator mutes someone
+    mute         {audio?, video?, participant_id?}   true = muted; participant_id: the
+                                                     mediator mutes someone (they may unmute)
     receive      {video}                             a weak connection asks for audio only
     chat         {text}
     consent      {online, recording}                 a party, before joining the call

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -307,3 +309,29 @@ async def world(factory: Factory) -> Made:
 @pytest.fixture(scope="session")
 def anyio_backend() -> Iterator[str]:
     yield "asyncio"
+
+
+@dataclass
+class Server:
+    base_url: str
+    ws_base: str
+
+
+@pytest.fixture(scope="session")
+async def server(app: Any) -> AsyncIterator[Server]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    # The app's lifespan already runs (the session's `app` fixture); uvicorn only serves it.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    instance = uvicorn.Server(config)
+    task = asyncio.create_task(instance.serve())
+    for _ in range(200):
+        if instance.started:
+            break
+        await asyncio.sleep(0.05)
+    assert instance.started, "uvicorn did not start"
+    yield Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
+    instance.should_exit = True
+    await asyncio.wait_for(task, 20)

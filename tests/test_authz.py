@@ -20,6 +20,8 @@ Matrix calls use bearer tokens, so CSRF (tested at the end) does not get in the 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,14 +31,18 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import websockets
 from fastapi import routing
 from starlette.routing import WebSocketRoute
 
+from rooms import service as rooms_service
+from rooms.models import RoomKind
+from service import audit
 from service.auth import CSRF_HEADER, SESSION_COOKIE
 from service.clock import now
 from service.models import AuthSession, Role, User
 from service.security import new_token, token_hash
-from tests.conftest import PASSWORD, Factory, Made, unique
+from tests.conftest import PASSWORD, Factory, Made, Server, unique
 
 CALLERS = ("anon", "admin", "med", "med2", "judge", "clerk", "party", "party2")
 ENTITLED = {"med", "party"}  # may see the case under test; nobody else may read a word of it
@@ -53,10 +59,18 @@ class Cast:
     joins: dict[str, str]  # party -> its join token, to open fresh sessions
     spare_join: str  # the respondent's join token, for POST /api/auth/party
     spare_invitation_id: int  # the respondent's invitation, for the revoke row
+    room_id: int = 0
+    recording_id: int = 0
     secrets: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
-        return path.format(case_id=self.world.case.id, invitation_id=self.spare_invitation_id)
+        return path.format(
+            case_id=self.world.case.id,
+            invitation_id=self.spare_invitation_id,
+            room_id=self.room_id,
+            recording_id=self.recording_id,
+            seq=1,
+        )
 
 
 async def make_cast(client: httpx.AsyncClient, factory: Factory) -> Cast:
@@ -86,7 +100,10 @@ async def make_cast(client: httpx.AsyncClient, factory: Factory) -> Cast:
     )
     assert spare.status_code == 201, spare.text
     client.cookies.clear()
+    room_id, recording_id = await recorded_room(factory, world)
     return Cast(
+        room_id=room_id,
+        recording_id=recording_id,
         world=world,
         tokens=tokens,
         staff=staff,
@@ -95,6 +112,36 @@ async def make_cast(client: httpx.AsyncClient, factory: Factory) -> Cast:
         spare_invitation_id=spare.json()["id"],
         secrets=[world.case.title, world.case.number, world.applicant.name, world.respondent.name],
     )
+
+
+async def recorded_room(factory: Factory, world: Made) -> tuple[int, int]:
+    """A room of the case with one stored recording segment, for the rooms rows."""
+    async with factory.uow() as s:
+        room = await rooms_service.create_room(
+            s,
+            case=world.case,
+            kind=RoomKind.mediation,
+            auto_admit=False,
+            created_by=world.mediator.id or 0,
+            actor=audit.SYSTEM,
+        )
+        recording = await rooms_service.start_recording(
+            s,
+            room=room,
+            participant=f"party-{world.applicant.id}",
+            participant_name=world.applicant.name,
+        )
+        sha256 = await factory.app.state.store.put_bytes_async(b"not really a webm " * 10)
+        await rooms_service.add_segment(
+            s,
+            recording_id=recording.id or 0,
+            seq=1,
+            sha256=sha256,
+            size=180,
+            duration=1.0,
+            media_type="video/webm",
+        )
+    return room.id or 0, recording.id or 0
 
 
 async def staff_session(factory: Factory, user: User) -> str:
@@ -195,6 +242,21 @@ MATRIX = [
     Row("GET",  "/api/cases/{case_id}/invitations", (401, 403, 200, 404, 403, 403, 403, 403)),
     Row("POST", "/api/cases/{case_id}/invitations/{invitation_id}/revoke",
                                                     (401, 403, 200, 404, 403, 403, 403, 403)),
+    Row("POST", "/api/cases/{case_id}/rooms",       (401, 403, 201, 404, 403, 403, 403, 403),
+        body=lambda _: {"kind": "mediation"}),
+    Row("GET",  "/api/cases/{case_id}/rooms",       (401, 403, 200, 404, 403, 403, 200, 404)),
+    Row("GET",  "/api/cases/{case_id}/consents",    (401, 403, 200, 404, 403, 403, 403, 403)),
+    Row("GET",  "/api/rooms/{room_id}",             (401, 403, 200, 404, 403, 403, 200, 404)),
+    Row("POST", "/api/rooms/{room_id}/recording",   (401, 403, 200, 404, 403, 403, 403, 404),
+        body=lambda _: {"action": "stop"}),
+    Row("GET",  "/api/rooms/{room_id}/recordings",  (401, 403, 200, 404, 403, 403, 403, 404)),
+    Row("GET",  "/api/rooms/{room_id}/recordings/{recording_id}/segments/{seq}",
+                                                    (401, 403, 200, 404, 403, 403, 403, 404)),
+    Row("POST", "/api/rooms/{room_id}/close",       (401, 403, 200, 404, 403, 403, 403, 404)),
+]
+# A socket answers with a close code: 4401 not signed in, 4403 wrong role, 4404 not theirs.
+SOCKETS = [
+    Row("WS",   "/api/rooms/{room_id}/signal",      (4401, 4403, 0, 4404, 4403, 4403, 0, 4404)),
 ]
 # fmt: on
 
@@ -225,12 +287,39 @@ def api_routes(app: Any) -> set[str]:
 def test_every_api_route_has_a_matrix_row(app: Any) -> None:
     """A new /api route without a row here fails; so does a row for a route that is gone."""
     routes = api_routes(app)
-    rows = {str(row) for row in MATRIX}
+    rows = {str(row) for row in MATRIX + SOCKETS}
     assert any(r.startswith("POST /api/") for r in routes), "found no API routes at all"
     assert routes - rows == set(), "routes without a matrix row"
     assert rows - routes == set(), "matrix rows for routes that do not exist"
-    assert len(rows) == len(MATRIX), "duplicate matrix rows"
-    assert all(len(row.expect) == len(CALLERS) for row in MATRIX)
+    assert len(rows) == len(MATRIX + SOCKETS), "duplicate matrix rows"
+    assert all(len(row.expect) == len(CALLERS) for row in MATRIX + SOCKETS)
+
+
+@pytest.mark.parametrize("row", SOCKETS, ids=str)
+async def test_socket_matrix(
+    client: httpx.AsyncClient, factory: Factory, server: Server, row: Row
+) -> None:
+    """Each caller is welcomed (0) or refused with its close code, and told nothing more."""
+    cast = await make_cast(client, factory)
+    problems = []
+    for who, wanted in zip(CALLERS, row.expect, strict=True):
+        headers = bearer(cast.tokens[who])
+        url = server.ws_base + cast.url(row.path)
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if wanted == 0:
+                got = 0 if first["type"] == "welcome" else -1
+            else:
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await asyncio.wait_for(ws.recv(), 10)
+                got = ws.close_code or -1
+                if first["type"] != "error":
+                    problems.append(f"{who}: first message {first['type']}, wanted error")
+                if leaks := [s for s in cast.secrets if s in json.dumps(first, ensure_ascii=False)]:
+                    problems.append(f"{who}: refusal leaks {leaks}")
+        if got != wanted:
+            problems.append(f"{who}: {got} (wanted {wanted})")
+    assert not problems, f"{row}:\n" + "\n".join(problems)
 
 
 @pytest.mark.parametrize("row", MATRIX, ids=str)

@@ -167,8 +167,8 @@ def test_script_strings_cover_the_scripts() -> None:
         message: f"static/js/{filename}:{lineno}"
         for filename, lineno, message, _comments, _context in extract_from_dir(
             ROOT / "static" / "js",
-            method_map=[("*.js", "javascript")],
-            options_map={"*.js": {"parse_template_string": "true"}},
+            method_map=[("**.js", "javascript")],
+            options_map={"**.js": {"parse_template_string": "true"}},
             keywords={"t": None},
         )
     }

@@ -18,7 +18,12 @@ from typing import Any
 import av
 import numpy as np
 import websockets
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
 
@@ -108,7 +113,9 @@ class Client:
     async def _new_pc(self) -> None:
         if self.pc is not None:
             await self.pc.close()
-        self.pc = RTCPeerConnection()
+        # As on the server: aiortc's default bundle policy misroutes m-lines that arrive in
+        # the first offer alongside others of the same kind (browsers bundle correctly).
+        self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.pc.on("track", self._on_track)
 
     async def _answer(self, offer: dict[str, Any]) -> None:

@@ -1,0 +1,86 @@
+"""Rooms over a real server: uvicorn on 127.0.0.1 serving the test app, and aiortc clients
+that speak the room's signalling as the browser page does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import PASSWORD, Factory, Made, Server
+from tests.rooms.client import Client
+
+
+@dataclass
+class Meeting:
+    """A case with a room, and a way to bring each of its people in as an aiortc client."""
+
+    world: Made
+    room_id: int
+    server: Server
+    factory: Factory
+    clients: list[Client]
+
+    @property
+    def signal_url(self) -> str:
+        return f"{self.server.ws_base}/api/rooms/{self.room_id}/signal"
+
+    async def token_for(self, who: str) -> str:
+        async with httpx.AsyncClient(base_url=self.server.base_url) as http:
+            if who == "mediator":
+                r = await http.post(
+                    "/api/auth/login",
+                    json={"username": self.world.mediator.username, "password": PASSWORD},
+                )
+                return str(r.json()["token"])
+            party = self.world.applicant if who == "applicant" else self.world.respondent
+            join = await self.factory.invite(self.world.mediator, self.world.case, party)
+            r = await http.post("/api/auth/party", json={"token": join})
+            return str(r.json()["token"])
+
+    async def join(self, who: str, **kw: Any) -> Client:
+        client = Client(self.signal_url, await self.token_for(who), **kw)
+        self.clients.append(client)
+        await client.connect()
+        await eventually(lambda: client.participant_id is not None, what=f"{who} welcomed")
+        return client
+
+    async def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        token = await self.token_for("mediator")
+        async with httpx.AsyncClient(base_url=self.server.base_url) as http:
+            return await http.request(
+                method, path, headers={"Authorization": f"Bearer {token}"}, **kw
+            )
+
+
+async def eventually(
+    check: Callable[[], bool | Awaitable[bool]], *, what: str, within: float = 10.0
+) -> float:
+    """Wait (bounded) until ``check`` holds; returns the seconds it took."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while True:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return loop.time() - start
+        if loop.time() - start > within:
+            raise AssertionError(f"timed out after {within}s waiting for: {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def meeting(factory: Factory, world: Made, server: Server) -> AsyncIterator[Meeting]:
+    made = Meeting(world, 0, server, factory, [])
+    r = await made.api("POST", f"/api/cases/{world.case.id}/rooms", json={"kind": "mediation"})
+    assert r.status_code == 201, r.text
+    made.room_id = r.json()["id"]
+    yield made
+    for client in made.clients:
+        await client.close()
+    await made.api("POST", f"/api/rooms/{made.room_id}/close")
