@@ -159,8 +159,12 @@ class Client:
         return self.frames[(who, kind)]
 
     async def drop(self) -> None:
-        """Cut the socket as a network change would (no goodbye)."""
-        self.ws.transport.abort() if hasattr(self.ws, "transport") else await self.ws.close()
+        """Cut the connection as a network change would: no goodbye, the media dies too."""
+        self.ws.transport.abort()
+        if self._reader is not None:
+            self._reader.cancel()
+        if self.pc is not None:
+            await self.pc.close()
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -1,0 +1,167 @@
+"""The pass-through adapter with aiortc peers in process: no browser, no server."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+
+import aiortc
+import av
+import pytest
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+)
+from aiortc.codecs import depayload, get_encoder
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from rooms import passthrough
+from tests.rooms.client import Camera, Tone
+from tests.rooms.conftest import eventually
+
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
+H264 = RTCRtpCodecParameters(
+    mimeType="video/H264",
+    clockRate=90000,
+    payloadType=99,
+    parameters={"packetization-mode": "1", "profile-level-id": "42e01f"},
+)
+
+
+def test_the_seam_is_where_the_adapter_expects_it() -> None:
+    """aiortc is pinned; an upgrade that moves the internals fails here, loudly."""
+    assert aiortc.__version__ == "1.16.0"
+    passthrough.check_seam()
+
+
+def test_the_seam_check_refuses_another_aiortc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aiortc, "__version__", "9.9.9")
+    with pytest.raises(passthrough.SeamChangedError, match=r"9\.9\.9"):
+        passthrough.check_seam()
+
+
+@pytest.mark.parametrize("codec", [VP8, H264], ids=["vp8", "h264"])
+async def test_keyframes_are_recognised_and_pack_gives_back_the_frame(
+    codec: RTCRtpCodecParameters,
+) -> None:
+    """What the jitter buffer hands over, packed again, is the same encoded frame."""
+    camera = Camera()
+    encoder = get_encoder(codec)
+    frames = []
+    for i in range(3):
+        payloads, timestamp = encoder.encode(await camera.recv(), force_keyframe=(i == 0))
+        data = b"".join(depayload(codec, p) for p in payloads)
+        frames.append((data, timestamp))
+    camera.stop()
+    assert [passthrough.is_keyframe(codec.mimeType, d) for d, _ in frames] == [True, False, False]
+    data, timestamp = frames[1]
+    packet = av.Packet(data)
+    packet.pts, packet.time_base = timestamp, fractions.Fraction(1, 90000)
+    payloads, packed_timestamp = get_encoder(codec).pack(packet)
+    assert packed_timestamp == timestamp
+    assert b"".join(depayload(codec, p) for p in payloads) == data
+    if codec is VP8:
+        assert passthrough.vp8_dimensions(frames[0][0]) == (320, 240)
+
+
+def _pc() -> RTCPeerConnection:
+    return RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+
+
+async def _connect(offerer: RTCPeerConnection, answerer: RTCPeerConnection) -> None:
+    await offerer.setLocalDescription(await offerer.createOffer())
+    await answerer.setRemoteDescription(offerer.localDescription)
+    await answerer.setLocalDescription(await answerer.createAnswer())
+    await offerer.setRemoteDescription(answerer.localDescription)
+
+
+def _prefer(transceiver: aiortc.RTCRtpTransceiver, mime: str) -> None:
+    transceiver.setCodecPreferences(passthrough.codec_preferences("video", mime))
+
+
+@pytest.mark.parametrize("mime", ["video/VP8", "video/H264"], ids=["vp8", "h264"])
+async def test_forwarding_without_decoding_and_keyframe_requests_reach_the_publisher(
+    mime: str,
+) -> None:
+    """Publisher -> server (pass-through) -> subscriber: frames decode at the subscriber, the
+    server decodes nothing, and a PLI from the subscriber makes the publisher send a
+    keyframe."""
+    publisher, server_in, server_out, subscriber = _pc(), _pc(), _pc(), _pc()
+    try:
+        camera, tone = Camera(), Tone()
+        video = publisher.addTransceiver(camera, direction="sendonly")
+        _prefer(video, mime)
+        publisher.addTransceiver(tone, direction="sendonly")
+        keyframe_requests: list[int] = []
+        original = video.sender._send_keyframe
+        video.sender._send_keyframe = lambda: (keyframe_requests.append(1), original())
+
+        fanouts: dict[str, passthrough.PacketFanout] = {}
+
+        @server_in.on("track")
+        def on_track(track: aiortc.MediaStreamTrack) -> None:
+            receiver = next(
+                t.receiver for t in server_in.getTransceivers() if t.receiver.track is track
+            )
+            passthrough.enable_passthrough(receiver)
+            fanouts[track.kind] = passthrough.PacketFanout(receiver)
+            fanouts[track.kind].start()
+
+        await _connect(publisher, server_in)
+        await eventually(lambda: len(fanouts) == 2, what="both tracks published")
+
+        forwarded = {kind: fanouts[kind].subscribe() for kind in ("video", "audio")}
+        out_video = server_out.addTransceiver(forwarded["video"], direction="sendonly")
+        _prefer(out_video, mime)
+        server_out.addTransceiver(forwarded["audio"], direction="sendonly")
+        forwarded["video"].attach(out_video.sender)
+
+        decoded: dict[str, int] = {"video": 0, "audio": 0}
+
+        async def count(track: aiortc.MediaStreamTrack) -> None:
+            while True:
+                try:
+                    await track.recv()
+                except MediaStreamError:
+                    return
+                decoded[track.kind] += 1
+
+        tasks = []
+        subscriber.on("track", lambda t: tasks.append(asyncio.ensure_future(count(t))))
+        await _connect(server_out, subscriber)
+        await eventually(
+            lambda: decoded["video"] > 20 and decoded["audio"] > 20,
+            what="subscriber decoding",
+            within=20,
+        )
+        packet = await asyncio.wait_for(fanouts["video"].subscribe().recv(), 5)
+        assert isinstance(packet, av.Packet), "the server's receiver decoded: no pass-through"
+        assert packet.opaque.mime_type.lower() == mime.lower()
+
+        before = len(keyframe_requests)
+        await asyncio.sleep(passthrough.KEYFRAME_REQUEST_INTERVAL + 0.1)
+        receiver = next(r for r in subscriber.getReceivers() if r.track.kind == "video")
+        await receiver._send_rtcp_pli(receiver.getSynchronizationSources()[0].source)
+        await eventually(
+            lambda: len(keyframe_requests) > before,
+            what="the subscriber's PLI reaching the publisher",
+        )
+        for task in tasks:
+            task.cancel()
+    finally:
+        for pc in (publisher, server_in, server_out, subscriber):
+            await pc.close()
+        for fanout in fanouts.values():
+            await fanout.close()
+
+
+def test_codec_preferences_pin_one_codec_with_rtx() -> None:
+    names = [c.mimeType for c in passthrough.codec_preferences("video", "video/H264")]
+    assert set(names) == {"video/H264", "video/rtx"}
+    assert all(
+        c.mimeType in {"video/VP8", "video/H264", "video/rtx"}
+        for c in RTCRtpSender.getCapabilities("video").codecs
+    )
