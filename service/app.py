@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from rooms.pages import case_section as rooms_case_section
 from rooms.router import router as rooms_router
 from rooms.sfu import RoomRegistry, RoomServices
 from service import logs, pages
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.case_sections = [rooms_case_section]
     app.include_router(health_router)
     app.include_router(router)
     app.include_router(pages.router)

@@ -75,6 +75,12 @@ ACTION_LABELS = {
     "invitation.revoked": N_("Join link withdrawn"),
     "invitation.used": N_("Join link opened"),
     "invitation.refused": N_("Join link refused"),
+    "room.created": N_("Video room opened"),
+    "room.status_changed": N_("Video room status changed"),
+    "consent.online_mediation": N_("Consent to online mediation"),
+    "consent.recording": N_("Consent to recording"),
+    "consent.identity_verified": N_("Identity checked against the ID document"),
+    "consent.sham_warning": N_("Warning about sham mediation read"),
 }
 PARTY_ROLE_LABELS = {
     PartyRole.applicant: N_("Applicant"),

@@ -7,6 +7,7 @@ CSRF token from the page's meta tag.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import cases
 from service.auth import (
@@ -26,7 +29,7 @@ from service.clock import now
 from service.db import SessionDep
 from service.errors import Forbidden, MediationError, NotAuthenticated, NotFound
 from service.i18n import HTML_LANG, LANGUAGES, gettext, translations
-from service.models import Case, CaseStatus, DisputeType, PartyKind, PartyRole, Role
+from service.models import Case, CaseStatus, DisputeType, Party, PartyKind, PartyRole, Role
 from service.personal import mask_id_number
 from service.router import REFUSALS, client_address, set_session_cookie
 from service.schemas import MAX_ID
@@ -109,6 +112,32 @@ def render(
     response = HTMLResponse(html, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def fragment(request: Request, template: str, **context: Any) -> Markup:
+    """Render part of a page (a domain's section of the case page) in the caller's language."""
+    tr = translations(request.state.language)
+
+    def _(message: str, **params: Any) -> str:
+        text = tr.gettext(message)
+        return text.format(**params) if params else text
+
+    html = _env.get_template(template).render(
+        request=request, viewer=viewer_of(request), local_time=local_time, _=_, **context
+    )
+    return Markup(html)  # noqa: S704 (rendered by our autoescaping environment)
+
+
+# A domain adds to the case pages without service/ importing it: create_app registers
+# async functions (request, session, case, party or None) -> Markup on app.state.
+CaseSection = Callable[[Request, AsyncSession, Case, Party | None], Awaitable[Markup]]
+
+
+async def case_sections(
+    request: Request, session: AsyncSession, case: Case, party: Party | None
+) -> list[Markup]:
+    sections: list[CaseSection] = getattr(request.app.state, "case_sections", [])
+    return [await section(request, session, case, party) for section in sections]
 
 
 def error_page(request: Request, exc: MediationError) -> HTMLResponse:
@@ -223,6 +252,7 @@ async def case_page(
         invitations=invitations,
         invitation_state=cases.invitation_state,
         events=[(e, json.loads(e.data)) for e in events],
+        sections=await case_sections(request, session, case, None),
         transitions=[
             s
             for s in CaseStatus
@@ -257,4 +287,5 @@ async def party_case_page(
             return render(request, "error.html", status_code=401, message=message)
         raise Forbidden("This page is for the parties of a case.")
     context = await _case_context(session, principal.case)
-    return render(request, "party_case.html", me=principal.party, **context)
+    sections = await case_sections(request, session, principal.case, principal.party)
+    return render(request, "party_case.html", me=principal.party, sections=sections, **context)

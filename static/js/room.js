@@ -1175,6 +1175,10 @@ window.room = {
   get participantId() {
     return S.participantId;
   },
+  // mid -> {participant_id, kind}, from the last offer: whose media each transceiver carries.
+  get tracks() {
+    return { ...S.trackMap };
+  },
   get tiles() {
     return Object.fromEntries(
       [...S.tiles.values()].map((tile) => [

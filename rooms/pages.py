@@ -1,0 +1,42 @@
+"""The rooms' part of the case pages: the video rooms and the consent ledger."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from markupsafe import Markup
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from rooms import service as rooms_service
+from rooms.models import ConsentKind, RoomStatus
+from service import cases
+from service.i18n import N_
+from service.models import Case, Party
+from service.pages import fragment
+
+CONSENT_LABELS = {
+    ConsentKind.online_mediation: N_("Consent to online mediation"),
+    ConsentKind.recording: N_("Consent to recording"),
+    ConsentKind.identity_verified: N_("Identity checked against the ID document"),
+    ConsentKind.sham_warning: N_("Warning about sham mediation read"),
+}
+
+
+async def case_section(
+    request: Request, session: AsyncSession, case: Case, party: Party | None
+) -> Markup:
+    rooms = await rooms_service.rooms_of_case(session, case_id=case.id or 0)
+    if party is not None:
+        waiting = [r for r in rooms if r.status != RoomStatus.closed]
+        return fragment(request, "party_rooms.html", room=waiting[-1] if waiting else None)
+    ledger = await rooms_service.consents_of_case(session, case_id=case.id or 0)
+    names = {p.id: p.name for p in (await cases.parties_of(session, [case.id or 0]))[case.id or 0]}
+    return fragment(
+        request,
+        "case_rooms.html",
+        case=case,
+        rooms=rooms,
+        ledger=ledger,
+        names=names,
+        consent_labels=CONSENT_LABELS,
+        can_open=case.status not in {s.value for s in cases.ENDED},
+    )
