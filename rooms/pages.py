@@ -29,12 +29,17 @@ async def case_section(
         waiting = [r for r in rooms if r.status != RoomStatus.closed]
         return fragment(request, "party_rooms.html", room=waiting[-1] if waiting else None)
     ledger = await rooms_service.consents_of_case(session, case_id=case.id or 0)
+    recordings = {
+        room.id: await rooms_service.recordings_of_room(session, room_id=room.id or 0)
+        for room in rooms
+    }
     names = {p.id: p.name for p in (await cases.parties_of(session, [case.id or 0]))[case.id or 0]}
     return fragment(
         request,
         "case_rooms.html",
         case=case,
         rooms=rooms,
+        recordings=recordings,
         ledger=ledger,
         names=names,
         consent_labels=CONSENT_LABELS,

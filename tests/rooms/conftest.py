@@ -24,6 +24,7 @@ class Meeting:
     server: Server
     factory: Factory
     clients: list[Client]
+    _mediator_token: str | None = None
 
     @property
     def signal_url(self) -> str:
@@ -50,7 +51,9 @@ class Meeting:
         return client
 
     async def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        token = await self.token_for("mediator")
+        if self._mediator_token is None:  # sign in once: Argon2 is slow by design
+            self._mediator_token = await self.token_for("mediator")
+        token = self._mediator_token
         async with httpx.AsyncClient(base_url=self.server.base_url) as http:
             return await http.request(
                 method, path, headers={"Authorization": f"Bearer {token}"}, **kw
