@@ -208,6 +208,13 @@ async function startMedia() {
   $("media-retry").hidden = Boolean(stream) && !error;
   meter.attach(S.local.audio);
   showLocalVideo();
+  // Joined before the camera was ready (or retried after an error): send what we now have.
+  for (const kind of ["audio", "video"]) {
+    const sender = upstreamSender(kind);
+    if (sender && S.local[kind] && !(kind === "video" && S.audioOnly)) {
+      await sender.replaceTrack(S.local[kind]).catch((err) => console.warn("replaceTrack", err));
+    }
+  }
   await fillDeviceSelects();
 }
 
