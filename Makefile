@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export MEDIATION_DATA_DIR ?= $(CURDIR)/data
+export MEDIATION_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 export TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
 .PHONY: run test lint check-postgres system-deps system-test-deps clean
