@@ -25,6 +25,7 @@ from rooms.schemas import (
     SegmentOut,
 )
 from rooms.sfu import Identity, LiveRoom, Participant, RoomRegistry
+from rooms.strings import ROOM_SCRIPT_STRINGS
 from service import pages
 from service.auth import (
     SESSION_COOKIE,
@@ -43,6 +44,7 @@ from service.db import SessionDep, unit_of_work
 from service.errors import Conflict, Forbidden, MediationError, NotAuthenticated, NotFound
 from service.i18n import gettext, pick_language
 from service.models import Case, Role
+from service.schemas import MAX_ID
 
 log = logging.getLogger("mediation.rooms.http")
 router = APIRouter(tags=["rooms"])
@@ -94,15 +96,20 @@ def identity_for(principal: Principal, room: Room, case: Case) -> Identity:
     )
 
 
-async def _room_access(
-    room_id: PathId, principal: CurrentPrincipal, session: SessionDep
-) -> RoomAccess:
-    room = await session.get(Room, room_id)
+async def room_access(session: AsyncSession, principal: Principal, room_id: int) -> RoomAccess:
+    """The room, its case and who the caller is in it; the one lookup every route uses."""
+    room = await session.get(Room, room_id) if 1 <= room_id <= MAX_ID else None
     if room is None:
         raise NotFound("No such room.")
     case = await session.get(Case, room.case_id)
     assert case is not None
     return RoomAccess(room, case, identity_for(principal, room, case))
+
+
+async def _room_access(
+    room_id: PathId, principal: CurrentPrincipal, session: SessionDep
+) -> RoomAccess:
+    return await room_access(session, principal, room_id)
 
 
 async def _host_access(access: Annotated[RoomAccess, Depends(_room_access)]) -> RoomAccess:
@@ -248,16 +255,10 @@ async def close_room(access: HostedRoom, session: SessionDep, request: Request) 
 async def room_page(
     room_id: int, request: Request, principal: OptionalPrincipal, session: SessionDep
 ) -> Response:
-    from rooms.strings import ROOM_SCRIPT_STRINGS
-
     if principal is None:
         raise NotAuthenticated("Sign in first (or open your join link again).")
-    room = await session.get(Room, room_id) if 1 <= room_id < 2**31 else None
-    if room is None:
-        raise NotFound("No such room.")
-    case = await session.get(Case, room.case_id)
-    assert case is not None
-    identity = identity_for(principal, room, case)
+    access = await room_access(session, principal, room_id)
+    room, case, identity = access.room, access.case, access.identity
     consents = {"online": False, "recording": False}
     if identity.party_id is not None:
         latest = await rooms_service.latest_consents(session, room_id=room.id or 0)
@@ -336,12 +337,8 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
             principal = await load_principal(session, token) if token else None
             if principal is None:
                 raise NotAuthenticated("Sign in first (or open your join link again).")
-            room = await session.get(Room, room_id) if 1 <= room_id < 2**31 else None
-            if room is None:
-                raise NotFound("No such room.")
-            case = await session.get(Case, room.case_id)
-            assert case is not None
-            identity = identity_for(principal, room, case)
+            access = await room_access(session, principal, room_id)
+            room, identity = access.room, access.identity
             if room.status == RoomStatus.closed:
                 raise MediationError("This meeting has ended.")
     except MediationError as exc:
