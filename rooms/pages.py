@@ -45,3 +45,12 @@ async def case_section(
         consent_labels=CONSENT_LABELS,
         can_open=case.status not in {s.value for s in cases.ENDED},
     )
+
+
+async def party_landing(session: AsyncSession, party: Party) -> str | None:
+    """A join link opened while the meeting is on leads straight into the room: the person
+    should not have to find a second button on the way (and every page costs an elderly
+    party on a slow phone a second or more)."""
+    rooms = await rooms_service.rooms_of_case(session, case_id=party.case_id)
+    live = [r for r in rooms if r.status == RoomStatus.open]
+    return f"/rooms/{live[-1].id}" if live else None

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from rooms.pages import case_section as rooms_case_section
+from rooms.pages import party_landing as rooms_party_landing
 from rooms.router import router as rooms_router
 from rooms.sfu import RoomRegistry, RoomServices
 from service import logs, pages
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.case_sections = [rooms_case_section]
+    app.state.party_landings = [rooms_party_landing]
     app.include_router(health_router)
     app.include_router(router)
     app.include_router(pages.router)

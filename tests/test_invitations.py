@@ -17,6 +17,9 @@ import pytest
 import time_machine
 from sqlmodel import col, select
 
+from rooms import service as rooms_service
+from rooms.models import RoomStatus
+from service import audit
 from service.auth import SESSION_COOKIE
 from service.i18n import gettext
 from service.models import AuditEvent, AuthSession, Invitation
@@ -75,6 +78,36 @@ async def test_link_opens_the_party_page(
     assert page.status_code == 200
     assert world.applicant.name in page.text
     assert world.case.title in page.text
+
+
+async def test_link_leads_straight_into_a_meeting_that_is_on(
+    client: httpx.AsyncClient, factory: Factory, world: Made
+) -> None:
+    """While the mediator has a meeting open, the link skips the case page and opens the
+    room; a room not yet opened, or closed again, leaves the case page as the landing."""
+    headers = await mediator_headers(client, factory, world)
+    r = await client.post(f"/api/cases/{world.case.id}/rooms", json={}, headers=headers)
+    assert r.status_code == 201, r.text
+    room_id = r.json()["id"]
+
+    async def landing() -> str:
+        _, token = await create_link(client, headers, world.case.id, world.applicant.id)
+        opened = await client.get(f"/join/{token}", follow_redirects=False)
+        assert opened.status_code == 303, opened.text
+        return opened.headers["location"]
+
+    assert await landing() == "/my-case"  # scheduled: nobody is there yet
+
+    async with factory.uow() as s:
+        room = await rooms_service.get_room(s, room_id)
+        await rooms_service.set_status(s, room=room, to=RoomStatus.open, actor=audit.CLI)
+    assert await landing() == f"/rooms/{room_id}"
+    page = await client.get(f"/rooms/{room_id}")
+    assert page.status_code == 200 and 'data-testid="prejoin"' in page.text
+
+    r = await client.post(f"/api/rooms/{room_id}/close", headers=headers)
+    assert r.status_code == 200, r.text
+    assert await landing() == "/my-case"
 
 
 async def test_api_clients_exchange_the_token_for_a_bearer(

@@ -311,7 +311,8 @@ async def host_joins(new_context: Contexts, live_server: LiveServer, setup: Setu
 async def party_opens(
     new_context: Contexts, live_server: LiveServer, setup: Setup, pid: str
 ) -> tuple[Page, dict[str, float]]:
-    """A party opens their join link, then the room; ticks the consents and joins.
+    """A party opens their join link, which leads straight into the open room; ticks the
+    consents and joins.
 
     Returns the page and time.monotonic() marks: "link" just before the join link was
     opened, "ready" when the room page was ready (pre-join), "join" after the click on Join.
@@ -320,8 +321,7 @@ async def party_opens(
     page = await context.new_page()
     marks = {"link": time.monotonic()}
     await page.goto(setup.links[pid])
-    await page.wait_for_url(f"{live_server.base_url}/my-case")
-    await page.goto(setup.room_url)
+    await page.wait_for_url(setup.room_url)
     await wait_state(page, "prejoin")
     await page.wait_for_function("() => window.room.local.video && window.room.local.audio")
     marks["ready"] = time.monotonic()
