@@ -1,3 +1,7 @@
+import re
+from pathlib import Path
+
+from service.pages import module_graph
 from tests.conftest import Factory, Made
 
 
@@ -32,3 +36,27 @@ async def test_request_id_is_echoed(client):
     """Every response carries the request id that its log lines carry."""
     r = await client.get("/healthz", headers={"X-Request-ID": "abc123"})
     assert r.headers["X-Request-ID"] == "abc123"
+
+
+STATIC_JS = Path(__file__).resolve().parent.parent / "static" / "js"
+STATIC_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;]*?["'](\.[^"']+)["']""", re.M | re.S)
+
+
+def test_the_module_graph_holds_every_static_import():
+    for path in STATIC_JS.rglob("*.js"):
+        graph = module_graph(path.relative_to(STATIC_JS).as_posix())
+        for spec in STATIC_IMPORT.findall(path.read_text(encoding="utf-8")):
+            target = (path.parent / spec).resolve()
+            assert target.is_file(), f"{path.name} imports {spec}, which does not exist"
+            assert f"/static/js/{target.relative_to(STATIC_JS).as_posix()}" in graph, (path, spec)
+
+
+async def test_pages_announce_their_whole_module_graph(client, factory: Factory, world: Made):
+    """Each page's <head> preloads its ES module and every module that one imports, so the
+    browser fetches them in one round instead of one round per level of imports."""
+    headers = await factory.login(client, world.mediator)
+    page = await client.get(f"/cases/{world.case.id}", headers=headers)
+    assert page.status_code == 200
+    head = page.text.split("</head>", 1)[0]
+    for url in module_graph("case.js") + module_graph("common.js"):
+        assert f'<link rel="modulepreload" href="{url}">' in head
