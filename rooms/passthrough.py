@@ -39,6 +39,7 @@ log = logging.getLogger("mediation.rooms.passthrough")
 SUPPORTED_AIORTC = ("1.16.0",)
 KEYFRAME_REQUEST_INTERVAL = 0.3  # seconds between upstream PLIs for ordinary requests
 NEWCOMER_REQUEST_INTERVAL = 0.05  # a newcomer's first request goes out almost at once
+FRESH_KEYFRAME = 0.5  # seconds: a queued keyframe this recent may open a subscriber's stream
 
 
 class SeamChangedError(RuntimeError):
@@ -191,6 +192,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._need_keyframe = fanout.kind == "video"
         self._started = False
         self._open = open
+        self._head_keyframe: float | None = None  # arrival of the keyframe heading the queue
         self.forwarded = 0
 
     @property
@@ -208,6 +210,7 @@ class ForwardedTrack(MediaStreamTrack):
             self._fanout.request_keyframe(urgent=True)
 
     def _drain(self) -> None:
+        self._head_keyframe = None
         while not self._queue.empty():
             if self._queue.get_nowait() is None:
                 self._queue.put_nowait(None)
@@ -221,9 +224,12 @@ class ForwardedTrack(MediaStreamTrack):
             return
         if self._need_keyframe:
             if not packet.is_keyframe:
-                self._fanout.request_keyframe()
+                if self._started:
+                    self._fanout.request_keyframe()
                 return
             self._need_keyframe = False
+        if packet.is_keyframe and not self._started and self.kind == "video":
+            self._drain()  # not sending yet: keep only what the newest keyframe starts
         if self._queue.qsize() >= self.MAX_QUEUE[self.kind]:
             # A subscriber that cannot keep up starts again from a fresh keyframe.
             self._drain()
@@ -231,16 +237,29 @@ class ForwardedTrack(MediaStreamTrack):
                 self._need_keyframe = True
                 self._fanout.request_keyframe()
                 return
+        if self._queue.empty():
+            info: PacketInfo = packet.opaque  # type: ignore[assignment]
+            self._head_keyframe = info.arrival if packet.is_keyframe else None
         self._queue.put_nowait(packet)
+
+    def prime(self) -> None:
+        """The subscriber's connection is about to come up (its answer has arrived): ask for
+        a keyframe now, so that one is here when the sender starts rather than a round trip
+        to the publisher later."""
+        if self.kind == "video" and self._open and not self._started:
+            self._fanout.request_keyframe(urgent=True)
 
     async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
         if not self._started:
-            # The sender pulls only once its transport is up: start from a fresh keyframe
-            # rather than a backlog, so a newcomer sees video at once and without a burst.
+            # The sender pulls only once its transport is up. Start from a keyframe: the one
+            # prime() asked for if it is fresh (a short burst of at most FRESH_KEYFRAME of
+            # video), else a new one rather than a stale backlog.
             self._started = True
-            if self.kind == "video":
+            head = self._head_keyframe
+            fresh = head is not None and time.monotonic() - head <= FRESH_KEYFRAME
+            if self.kind == "video" and not fresh:
                 self._drain()
                 self._need_keyframe = True
                 self._fanout.request_keyframe(urgent=True)
@@ -285,8 +304,6 @@ class PacketFanout:
         track = ForwardedTrack(self, open=open)
         self._subscribers.add(track)
         self.start()
-        if self.kind == "video" and open:
-            self.request_keyframe(urgent=True)
         return track
 
     def unsubscribe(self, track: ForwardedTrack) -> None:

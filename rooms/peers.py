@@ -171,6 +171,8 @@ class Peer:
 
     async def apply_answer(self, sdp: str) -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        for out in self.outgoing.values():
+            out.track.prime()
 
     async def add_candidate(self, candidate: str, sdp_mid: str | None, index: int | None) -> None:
         if not candidate:

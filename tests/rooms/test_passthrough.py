@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import time
 
 import aiortc
 import av
@@ -165,3 +166,57 @@ def test_codec_preferences_pin_one_codec_with_rtx() -> None:
         c.mimeType in {"video/VP8", "video/H264", "video/rtx"}
         for c in RTCRtpSender.getCapabilities("video").codecs
     )
+
+
+class _Fanout(passthrough.PacketFanout):
+    """A fan-out without a receiver, counting the keyframe requests it would send."""
+
+    def __init__(self) -> None:
+        self.kind = "video"
+        self._subscribers: set[passthrough.ForwardedTrack] = set()
+        self._task = None
+        self.requests: list[bool] = []
+
+    def start(self) -> None:
+        pass  # nothing to read: the test pushes the packets
+
+    def request_keyframe(self, urgent: bool = False) -> None:
+        self.requests.append(urgent)
+
+
+def _frame(name: bytes, *, key: bool, age: float = 0.0) -> av.Packet:
+    packet = av.Packet(name)
+    packet.is_keyframe = key
+    packet.opaque = passthrough.PacketInfo("video/VP8", 90000, time.monotonic() - age)
+    return packet
+
+
+async def test_a_newcomer_starts_from_the_keyframe_primed_for_it() -> None:
+    """Before its sender starts, a subscriber keeps only what the newest keyframe starts and
+    asks for nothing; prime() (its answer arrived) asks once; when the sender starts, a fresh
+    keyframe is sent at once instead of another round trip to the publisher."""
+    fanout = _Fanout()
+    track = fanout.subscribe()
+    track.push(_frame(b"d0", key=False))
+    assert fanout.requests == []  # not sending yet: no PLI storm for a peer still connecting
+    track.push(_frame(b"k1", key=True))
+    track.push(_frame(b"d1", key=False))
+    track.prime()
+    assert fanout.requests == [True]
+    track.push(_frame(b"k2", key=True))  # the keyframe prime() asked for
+    track.push(_frame(b"d2", key=False))
+    assert [bytes(await track.recv()) for _ in range(2)] == [b"k2", b"d2"]
+    assert fanout.requests == [True]
+
+
+async def test_a_stale_keyframe_is_not_sent_as_a_backlog() -> None:
+    fanout = _Fanout()
+    track = fanout.subscribe()
+    track.push(_frame(b"old", key=True, age=passthrough.FRESH_KEYFRAME + 1))
+    track.push(_frame(b"d", key=False))
+    receiving = asyncio.ensure_future(track.recv())
+    await asyncio.sleep(0)
+    assert fanout.requests == [True]  # a new keyframe, asked for when the sender started
+    track.push(_frame(b"d2", key=False))  # still waiting for the keyframe
+    track.push(_frame(b"new", key=True))
+    assert bytes(await asyncio.wait_for(receiving, 1)) == b"new"
