@@ -219,13 +219,14 @@ class LiveRoom:
                 ice_servers=self.services.ice_servers,
                 video_codec=self.services.video_codec,
             )
-            if identity.is_host:
-                await self._open_room(identity)
-            await self._event("rejoin" if rejoin else "join", participant=p.id)
+            # The offer first, the bookkeeping after: ICE and DTLS run while it is written.
             if p.admitted:
                 await self._start_media(p)
             else:
                 await self._send(p, "lobby")
+            if identity.is_host:
+                await self._open_room(identity)
+            await self._event("rejoin" if rejoin else "join", participant=p.id)
             if self.recording:
                 await self._send(p, "recording", on=True)
             if self.caucus:
