@@ -262,7 +262,8 @@ class ForwardedTrack(MediaStreamTrack):
             if self.kind == "video" and not fresh:
                 self._drain()
                 self._need_keyframe = True
-                self._fanout.request_keyframe(urgent=True)
+                if self._open:  # a shut gate asks when it opens (set_open)
+                    self._fanout.request_keyframe(urgent=True)
         packet = await self._queue.get()
         if packet is None:
             self.stop()

@@ -348,11 +348,16 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
     live: LiveRoom = registry_of(app).get_or_create(room)
     transport = WebSocketTransport(websocket)
     await websocket.accept()
+    prejoin = websocket.query_params.get("prejoin") == "1"
     try:
-        participant: Participant = await live.join(identity, transport)
+        if prejoin:  # standing by until a join message (see rooms/signaling.py)
+            participant = await live.stand_by(identity, transport)
+        else:
+            participant = await live.join(identity, transport)
     except MediationError:
         await websocket.close(1000)
         return
+    standby: Participant | None = participant if prejoin else None
     left = False
     try:
         while True:
@@ -366,7 +371,11 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
                 raw = frame.get("bytes") or b""
             try:
                 message = signaling.parse(raw)
-                await live.handle(participant, message)
+                if standby is not None and isinstance(message, signaling.Join):
+                    participant = await live.join(identity, transport, standby=standby)
+                    standby = None
+                else:
+                    await live.handle(participant, message)
             except signaling.BadMessage as exc:
                 await transport.send_text(signaling.out("error", detail=exc.detail))
             except MediationError as exc:
@@ -374,7 +383,9 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
     except WebSocketDisconnect as exc:
         left = exc.code == 1000
     finally:
-        if left:
+        if standby is not None:
+            await live.drop_standby(standby)
+        elif left:
             await live.leave(participant, transport)
         else:
             await live.disconnected(participant, transport)

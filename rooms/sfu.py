@@ -123,6 +123,9 @@ class LiveRoom:
         self.auto_admit = room.auto_admit
         self.services = services
         self.participants: dict[str, Participant] = {}
+        # Connections standing by (?prejoin=1): a peer each, nothing forwarded, not in the
+        # meeting. Not keyed by person: a second tab may stand by beside a live call.
+        self.standbys: list[Participant] = []
         self.caucus: frozenset[str] = frozenset()
         self.recorders: dict[str, tuple[int, ParticipantRecorder]] = {}
         self.recording = False
@@ -182,11 +185,61 @@ class LiveRoom:
 
     # -- joining and leaving ------------------------------------------------------------------
 
-    async def join(self, identity: Identity, transport: Transport) -> Participant:
+    async def stand_by(self, identity: Identity, transport: Transport) -> Participant:
+        """A connection that is not in the meeting yet (the person is checking their camera):
+        welcome it and connect its media at once, with every gate shut, so that joining
+        later costs no ICE, DTLS or offer round trips."""
         async with self.lock:
             if self.closed:
                 await transport.send_text(signaling.out("closed", reason="closed"))
                 raise Conflict("This meeting has ended.")
+            standby = Participant(identity=identity, transport=transport)
+            self.standbys.append(standby)
+            await self._welcome(standby, joined=False)
+            await self._start_media(standby)  # not admitted: _allowed() shuts every gate
+            return standby
+
+    async def drop_standby(self, standby: Participant) -> None:
+        async with self.lock:
+            if standby in self.standbys:
+                self.standbys.remove(standby)
+                standby.transport = None
+                await self._drop_peer(standby)
+
+    async def _welcome(self, p: Participant, *, joined: bool) -> None:
+        await self._send(
+            p,
+            "welcome",
+            participant_id=p.id,
+            role=p.identity.role,
+            name=p.identity.name,
+            joined=joined,
+            room={
+                "id": self.room_id,
+                "kind": self.kind,
+                "status": "open",
+                "auto_admit": self.auto_admit,
+            },
+            ice_servers=self.services.ice_servers,
+            video_codec=self.services.video_codec,
+        )
+
+    async def join(
+        self, identity: Identity, transport: Transport, standby: Participant | None = None
+    ) -> Participant:
+        """Into the meeting: as the socket opens, or (``standby``) on its ``join`` message,
+        keeping the media connection made while standing by."""
+        async with self.lock:
+            if self.closed:
+                await transport.send_text(signaling.out("closed", reason="closed"))
+                raise Conflict("This meeting has ended.")
+            warm: Peer | None = None
+            if standby is not None and standby in self.standbys:
+                self.standbys.remove(standby)
+                warm, standby.peer = standby.peer, None
+                if standby.answer_timer is not None:
+                    standby.answer_timer.cancel()
+                    standby.answer_timer = None
             p = self.participants.get(identity.participant_id)
             rejoin = p is not None
             if p is None:
@@ -204,25 +257,21 @@ class LiveRoom:
                         await old.close(4000)
                 await self._drop_peer(p)
             p.transport = transport
-            await self._send(
-                p,
-                "welcome",
-                participant_id=p.id,
-                role=identity.role,
-                name=identity.name,
-                room={
-                    "id": self.room_id,
-                    "kind": self.kind,
-                    "status": "open",
-                    "auto_admit": self.auto_admit,
-                },
-                ice_servers=self.services.ice_servers,
-                video_codec=self.services.video_codec,
-            )
+            if standby is None:
+                await self._welcome(p, joined=True)
+            else:
+                await self._send(p, "joined", admitted=p.admitted)
             # The offer first, the bookkeeping after: ICE and DTLS run while it is written.
-            if p.admitted:
+            if p.admitted and warm is not None:
+                if warm.negotiating:  # the standby's offer is still out: keep its deadline
+                    self._await_answer(p, warm)
+                await self._adopt(p, warm)
+            elif p.admitted:
                 await self._start_media(p)
             else:
+                if warm is not None:
+                    # The lobby has no peer: the browser starts a fresh one on "lobby".
+                    await warm.close()
                 await self._send(p, "lobby")
             if identity.is_host:
                 await self._open_room(identity)
@@ -299,11 +348,31 @@ class LiveRoom:
         )
         p.peer = peer
         for other in self.participants.values():
-            if other is p or other.peer is None:
-                continue
+            if other.id == p.id or other.peer is None:
+                continue  # (a standby beside the same person's live call: not themselves)
             for kind, fanout in other.peer.published.items():
                 peer.subscribe(other.id, kind, fanout, open=self._allowed(p, other, kind))
         await self._negotiate(p)
+
+    async def _adopt(self, p: Participant, peer: Peer) -> None:
+        """Take over the peer a standby connected: publish what it already receives from the
+        browser, and open the gates the room's policy allows."""
+        p.peer = peer
+        for kind, fanout in list(peer.published.items()):
+            self._published(peer, kind, fanout)
+        self._apply_policy()
+        if peer.renegotiate:
+            await self._negotiate(p)
+
+    def _owner(self, peer: Peer) -> Participant | None:
+        p = self.participants.get(peer.participant_id)
+        if p is not None and p.peer is peer:
+            return p
+        return next((s for s in self.standbys if s.peer is peer), None)
+
+    def _with_peers(self) -> list[Participant]:
+        """Everyone whose peer receives forwarded media: participants and standbys."""
+        return [p for p in [*self.participants.values(), *self.standbys] if p.peer is not None]
 
     async def _drop_peer(self, p: Participant) -> None:
         peer, p.peer = p.peer, None
@@ -312,9 +381,10 @@ class LiveRoom:
             p.answer_timer = None
         if peer is None:
             return
-        await self._stop_recorder(p.id)
+        if self.participants.get(p.id) is p:  # a standby has no recorder (the same
+            await self._stop_recorder(p.id)  # person's live call may have one)
         await peer.close()
-        for other in self.participants.values():
+        for other in self._with_peers():
             if other.peer is not None and other.peer.unsubscribe(p.id):
                 await self._negotiate(other)
 
@@ -322,9 +392,9 @@ class LiveRoom:
         """A participant's microphone or camera has arrived: forward it to the others."""
         publisher = self.participants.get(peer.participant_id)
         if publisher is None or publisher.peer is not peer:
-            return
-        for other in self.participants.values():
-            if other.peer is not None and other is not publisher:
+            return  # gone, replaced, or only standing by: a standby publishes nothing
+        for other in self._with_peers():
+            if other.peer is not None and other.id != publisher.id:
                 other.peer.subscribe(
                     publisher.id, kind, fanout, open=self._allowed(other, publisher, kind)
                 )
@@ -334,7 +404,7 @@ class LiveRoom:
 
     async def _locked_negotiate(self, p: Participant) -> None:
         async with self.lock:
-            if p.peer is not None:
+            if p.peer is not None and p.transport is not None:
                 await self._negotiate(p)
 
     async def _locked_record(self, p: Participant) -> None:
@@ -343,16 +413,19 @@ class LiveRoom:
                 await self._record(p)
 
     def _peer_connected(self, peer: Peer) -> None:
-        p = self.participants.get(peer.participant_id)
-        if p is not None and p.peer is peer and peer.renegotiate:
+        p = self._owner(peer)
+        if p is not None and peer.renegotiate:
             self._spawn(self._locked_negotiate(p))
 
     async def _peer_failed(self, peer: Peer) -> None:
         async with self.lock:
-            p = self.participants.get(peer.participant_id)
-            if p is None or p.peer is not peer:
+            p = self._owner(peer)
+            if p is None:
                 return
-            await self._event("ice_failed", participant=p.id)
+            if p in self.standbys:
+                self.standbys.remove(p)
+            else:
+                await self._event("ice_failed", participant=p.id)
             await self._drop_peer(p)
         # The browser reconnects its socket and gets a fresh peer on the next welcome.
         if p.transport is not None:
@@ -370,6 +443,9 @@ class LiveRoom:
         peer.renegotiate = False
         offer = await peer.create_offer()
         await self._send(p, "offer", **offer)
+        self._await_answer(p, peer)
+
+    def _await_answer(self, p: Participant, peer: Peer) -> None:
         loop = asyncio.get_running_loop()
         p.answer_timer = loop.call_later(
             ANSWER_TIMEOUT, lambda: self._spawn(self._answer_missing(p, peer))
@@ -389,7 +465,7 @@ class LiveRoom:
 
     def _apply_policy(self) -> None:
         for sub in self.participants.values():
-            if sub.peer is None:
+            if sub.peer is None or sub.peer.closed:
                 continue
             for publisher_id, kind in list(sub.peer.outgoing):
                 pub = self.participants.get(publisher_id)
@@ -488,7 +564,14 @@ class LiveRoom:
         if kind == "ping":
             return
         async with self.lock:
-            if self.participants.get(p.id) is not p or self.closed:
+            if p in self.standbys:
+                if kind not in signaling.STANDBY or kind == "join":
+                    raise signaling.BadMessage("Join the meeting first.")
+            elif kind == "join":
+                raise signaling.BadMessage("You are already in the meeting.")
+            elif self.participants.get(p.id) is not p:
+                return
+            if self.closed:
                 return
             await getattr(self, f"_on_{kind}")(p, message)
 
@@ -667,6 +750,18 @@ class LiveRoom:
                         await transport.send_text(signaling.out("closed", reason=reason))
                         await transport.close(1000)
             self.participants.clear()
+            standbys, self.standbys = self.standbys, []
+            for standby in standbys:
+                if standby.answer_timer is not None:
+                    standby.answer_timer.cancel()
+                peer, standby.peer = standby.peer, None
+                if peer is not None:
+                    await peer.close()
+                if standby.transport is not None:
+                    transport, standby.transport = standby.transport, None
+                    with contextlib.suppress(Exception):
+                        await transport.send_text(signaling.out("closed", reason=reason))
+                        await transport.close(1000)
         for task in list(self._tasks):
             task.cancel()
 

@@ -5,6 +5,14 @@ the offers and the browser answers, so there is no glare. Messages are parsed he
 edge: anything malformed, over 64 KiB, or not allowed for the sender's role gets an
 ``error`` back and changes nothing for anyone else.
 
+Standing by (``?prejoin=1`` on the socket's URL): the room page connects while the person is
+still checking their camera, so that the media connection is up by the time they tap Join.
+The server welcomes (``joined: false``) and offers at once, but the person is not in the
+meeting: nobody sees them in the list, nothing is forwarded to or from them and nothing is
+logged, and only ``answer``, ``candidate``, ``ping`` and ``join`` are accepted. ``join``
+makes them a participant on the same connection (``joined``); without ``?prejoin=1`` the
+socket joins as it opens.
+
 How the browser maps media to people: every ``offer`` carries ``upstream`` (the mids of the
 two transceivers on which the browser must send its own microphone and camera) and
 ``tracks`` (mid -> participant id and kind, for the media the server forwards to it).
@@ -12,7 +20,11 @@ two transceivers on which the browser must send its own microphone and camera) a
 Server -> browser
     welcome      {participant_id, role, name, room: {id, kind, status, auto_admit},
                   ice_servers, video_codec}
+                 joined: false when standing by (?prejoin=1)
                  (there is no "admitted" message: the first offer means you are in)
+    joined       {admitted}                          the answer to join; admitted false:
+                                                     a lobby message follows, and the
+                                                     offer comes on admission (a new peer)
     lobby        {}                                  waiting for the mediator to admit you
     offer        {sdp, upstream: {audio, video}, tracks: {mid: {participant_id, kind}}}
     candidate    {candidate, sdpMid, sdpMLineIndex}  (the server's candidates are in the SDP)
@@ -45,6 +57,7 @@ Browser -> server
     caucus       {with: [participant ids]}           mediator; [] ends the caucus
     identity     {participant_id, verified}          mediator: ID document checked on camera
     warning      {}                                  mediator: the sham-mediation warning was read
+    join         {}                                  standing by -> in the meeting
     ping         {}
 """
 
@@ -127,6 +140,10 @@ class Ping(_In):
     type: Literal["ping"]
 
 
+class Join(_In):
+    type: Literal["join"]
+
+
 Incoming = Annotated[
     Answer
     | Candidate
@@ -139,7 +156,8 @@ Incoming = Annotated[
     | Caucus
     | Identity
     | Warning
-    | Ping,
+    | Ping
+    | Join,
     Field(discriminator="type"),
 ]
 _incoming: TypeAdapter[Incoming] = TypeAdapter(Incoming)
@@ -147,6 +165,8 @@ _incoming: TypeAdapter[Incoming] = TypeAdapter(Incoming)
 # Only the room's host (the mediator, or the judge in a confirmation room) may send these.
 HOST_ONLY = frozenset({"admit", "remove", "caucus", "identity", "warning"})
 PARTY_ONLY = frozenset({"consent"})
+# What a connection that is only standing by (not yet joined) may send.
+STANDBY = frozenset({"answer", "candidate", "ping", "join"})
 
 
 class BadMessage(Exception):

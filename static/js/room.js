@@ -60,6 +60,11 @@ const S = {
   isParty: Boolean(config.is_party),
   ws: null,
   pc: null,
+  // Standing by: the socket and the media connection come up while the person checks their
+  // camera (nothing is sent or forwarded), so that Join only has to say so.
+  standby: false, // the current socket was opened with ?prejoin=1 and has not joined
+  joined: false, // the person has tapped Join (the server knows, or is about to)
+  iceServers: config.ice_servers,
   chain: Promise.resolve(), // offers and candidates, one at a time, per peer connection
   upstream: {},
   trackMap: {},
@@ -330,12 +335,15 @@ function send(message) {
   return true;
 }
 
-function connect() {
+function connect({ prejoin = false } = {}) {
   clearTimeout(S.retryTimer);
   S.retryTimer = null;
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}${config.ws_path}`);
+  const url = new URL(config.ws_path, location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  if (prejoin) url.searchParams.set("prejoin", "1");
+  const ws = new WebSocket(url);
   S.ws = ws;
+  S.standby = prejoin;
   ws.addEventListener("open", () => {
     clearInterval(S.pingTimer);
     S.pingTimer = setInterval(() => send({ type: "ping" }), PING_MS);
@@ -357,6 +365,7 @@ function connect() {
   ws.addEventListener("close", (event) => {
     if (ws !== S.ws) return; // a socket we replaced on purpose
     clearInterval(S.pingTimer);
+    if (!S.joined) return dropStandby(); // Join will connect afresh
     if (["closed", "left", "prejoin"].includes(S.state)) return;
     if (event.code === REPLACED_CODE) {
       showEnded(t("You joined this meeting from another page or device."), { rejoin: true });
@@ -414,7 +423,16 @@ function handle(message) {
       S.attempts = 0;
       S.inLobby = true;
       S.callReady = false;
+      // Stood by before joining: the server let that peer go, and offers a new one on
+      // admission.
+      if (S.offered) newPeerConnection(S.iceServers);
       return setState("lobby");
+    case "joined":
+      if (message.admitted) {
+        S.inLobby = false;
+        enterCall();
+      }
+      return undefined;
     case "offer": {
       const pc = S.pc;
       S.chain = S.chain.then(() => answerOffer(pc, message)).catch((err) => offerFailed(pc, err));
@@ -472,17 +490,30 @@ function onWelcome(message) {
   S.lastError = "";
   if (message.participant_id) S.participantId = message.participant_id;
   if (message.role) S.role = message.role;
-  newPeerConnection(Array.isArray(message.ice_servers) ? message.ice_servers : config.ice_servers);
-  if (S.isParty) {
-    send({
-      type: "consent",
-      online: $("consent-online").checked,
-      recording: $("consent-recording").checked,
-    });
-  }
+  if (Array.isArray(message.ice_servers)) S.iceServers = message.ice_servers;
+  newPeerConnection(S.iceServers);
   S.inLobby = false;
   S.callReady = false;
+  if (message.joined === false) return; // standing by: still on the device check
+  sendConsent();
   if (S.state !== "reconnecting") setState("connecting");
+}
+
+function sendConsent() {
+  if (!S.isParty) return;
+  send({
+    type: "consent",
+    online: $("consent-online").checked,
+    recording: $("consent-recording").checked,
+  });
+}
+
+function dropStandby() {
+  if (S.joined) return;
+  S.standby = false;
+  detachSocket();
+  closePeer();
+  S.offered = false;
 }
 
 function newPeerConnection(iceServers) {
@@ -514,6 +545,10 @@ function newPeerConnection(iceServers) {
   pc.addEventListener("connectionstatechange", () => {
     if (pc !== S.pc) return;
     const state = pc.connectionState;
+    if (!S.joined) {
+      if (state === "failed") dropStandby(); // Join will connect afresh
+      return;
+    }
     clearTimeout(S.disconnectTimer);
     if (S.state === "reconnecting") return; // a new socket and peer are on their way
     if (state === "failed") {
@@ -539,7 +574,7 @@ function closePeer() {
 
 function upstreamSender(kind) {
   const mid = S.upstream[kind];
-  if (!S.pc || mid == null) return null;
+  if (!S.pc || mid == null || !S.joined) return null; // nothing leaves before Join
   return S.pc.getTransceivers().find((tr) => tr.mid === mid)?.sender ?? null;
 }
 
@@ -554,7 +589,7 @@ async function answerOffer(pc, message) {
     const kind = tr.mid === S.upstream.audio ? "audio" : tr.mid === S.upstream.video ? "video" : null;
     if (!kind) continue;
     tr.direction = "sendonly";
-    const track = kind === "video" && S.audioOnly ? null : S.local[kind];
+    const track = !S.joined || (kind === "video" && S.audioOnly) ? null : S.local[kind];
     if (tr.sender.track !== track) await tr.sender.replaceTrack(track);
   }
   const answer = await pc.createAnswer();
@@ -564,6 +599,7 @@ async function answerOffer(pc, message) {
   await capBitrate(upstreamSender("video"));
   reconcileTracks();
   S.offered = true;
+  if (!S.joined) return; // standing by
   // The server makes our peer (and so offers) only once we are let in.
   S.inLobby = false;
   enterCall();
@@ -603,7 +639,7 @@ async function capBitrate(sender) {
 }
 
 function enterCall() {
-  if (S.inLobby || !S.offered || S.callReady) return;
+  if (!S.joined || S.inLobby || !S.offered || S.callReady) return;
   S.callReady = true;
   S.attempts = 0;
   S.everInCall = true;
@@ -1062,7 +1098,27 @@ function join() {
   resumeAudio();
   S.attempts = 0;
   setState("connecting");
+  S.joined = true;
+  if (S.standby && S.ws?.readyState === WebSocket.OPEN) {
+    // The connection is up already: say we are in, then start sending.
+    S.standby = false;
+    send({ type: "join" });
+    sendConsent();
+    attachUpstream();
+    return;
+  }
+  S.standby = false;
   connect();
+}
+
+async function attachUpstream() {
+  for (const kind of ["audio", "video"]) {
+    const sender = upstreamSender(kind);
+    const track = kind === "video" && S.audioOnly ? null : S.local[kind];
+    if (!sender || sender.track === track) continue;
+    await sender.replaceTrack(track).catch((err) => console.warn("replaceTrack", err));
+    if (kind === "video") await capBitrate(sender);
+  }
 }
 
 function stopEverything() {
@@ -1182,6 +1238,12 @@ window.room = {
   get participantId() {
     return S.participantId;
   },
+  get standby() {
+    return S.standby;
+  },
+  get joined() {
+    return S.joined;
+  },
   // mid -> {participant_id, kind}, from the last offer: whose media each transceiver carries.
   get tracks() {
     return { ...S.trackMap };
@@ -1228,4 +1290,5 @@ if (config.room_status === "closed") {
     console.error("media", err);
     $("media-error").textContent = explainMediaError(err, null);
   });
+  connect({ prejoin: true });
 }

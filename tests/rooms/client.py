@@ -24,7 +24,12 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+from aiortc.mediastreams import (
+    AudioStreamTrack,
+    MediaStreamError,
+    MediaStreamTrack,
+    VideoStreamTrack,
+)
 
 
 class Camera(VideoStreamTrack):
@@ -63,11 +68,31 @@ class Tone(AudioStreamTrack):
         return out
 
 
+class Held(MediaStreamTrack):
+    """Yields nothing until released, then its source's frames: what a browser standing by
+    sends (no track on its senders) until Join, for aiortc, whose senders stop for good when
+    they start without a track."""
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = source.kind
+        self.source = source
+        self.released = asyncio.Event()
+
+    async def recv(self) -> Any:
+        await self.released.wait()
+        return await self.source.recv()
+
+
 class Client:
-    def __init__(self, url: str, token: str, *, consent: bool = True) -> None:
-        self.url = url
+    def __init__(
+        self, url: str, token: str, *, consent: bool = True, prejoin: bool = False
+    ) -> None:
+        self.url = f"{url}?prejoin=1" if prejoin else url
         self.token = token
         self.consent = consent
+        self.joined = not prejoin  # standing by (?prejoin=1) until join_meeting()
+        self.upstream: dict[str, str] = {}
         self.pc: RTCPeerConnection | None = None
         self.ws: Any = None
         self.messages: list[dict[str, Any]] = []
@@ -76,8 +101,12 @@ class Client:
         self.energy: dict[str, float] = defaultdict(float)
         self.first_frame_at: dict[str, float] = {}
         self.participant_id: str | None = None
-        self.camera = Camera()
-        self.tone = Tone()
+        self.role: str | None = None
+        self.camera = Held(Camera())
+        self.tone = Held(Tone())
+        if self.joined:
+            self.camera.released.set()
+            self.tone.released.set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reader: asyncio.Task[Any] | None = None
         self.offers = 0
@@ -104,11 +133,40 @@ class Client:
                 kind = message["type"]
                 if kind == "welcome":
                     self.participant_id = message["participant_id"]
+                    self.role = message["role"]
                     await self._new_pc()
-                    if message["role"] not in ("mediator", "judge") and self.consent:
-                        await self.send(type="consent", online=True, recording=True)
+                    if self.joined:
+                        await self._consent()
+                elif kind == "lobby" and self.offers:
+                    await self._new_pc()  # stood by: the server let that peer go
                 elif kind == "offer":
                     await self._answer(message)
+
+    async def _consent(self) -> None:
+        if self.role not in ("mediator", "judge") and self.consent:
+            await self.send(type="consent", online=True, recording=True)
+
+    async def join_meeting(self) -> None:
+        """Standing by -> in the meeting, as the page's Join button does: say so, consent,
+        then start sending on the connection that is already up."""
+        self.joined = True
+        await self.send(type="join")
+        await self._consent()
+        self._attach()
+
+    def _attach(self) -> None:
+        if self.pc is None:
+            return
+        if self.joined:
+            self.camera.released.set()
+            self.tone.released.set()
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.mid is None or transceiver.sender.track is not None:
+                continue
+            if transceiver.mid == self.upstream.get("audio"):
+                transceiver.sender.replaceTrack(self.tone)
+            elif transceiver.mid == self.upstream.get("video"):
+                transceiver.sender.replaceTrack(self.camera)
 
     async def _new_pc(self) -> None:
         if self.pc is not None:
@@ -123,13 +181,11 @@ class Client:
         self.offers += 1
         self.tracks.update(offer["tracks"])
         await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        self.upstream = offer["upstream"]
         for transceiver in self.pc.getTransceivers():
-            if transceiver.mid == offer["upstream"]["audio"] and transceiver.sender.track is None:
+            if transceiver.mid in self.upstream.values():
                 transceiver.direction = "sendonly"
-                transceiver.sender.replaceTrack(self.tone)
-            elif transceiver.mid == offer["upstream"]["video"] and transceiver.sender.track is None:
-                transceiver.direction = "sendonly"
-                transceiver.sender.replaceTrack(self.camera)
+        self._attach()
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
         await self.send(type="answer", sdp=self.pc.localDescription.sdp)
