@@ -56,15 +56,19 @@ class Tone(AudioStreamTrack):
         super().__init__()
         self.samples = 0
 
+    RATE = 48000
+
     async def recv(self) -> av.AudioFrame:
+        # The parent paces 20 ms frames (at 8 kHz); make each 20 ms of 48 kHz sound.
         frame = await super().recv()
-        n = frame.samples
-        t = (np.arange(n) + self.samples) / 48000
+        n = self.RATE * frame.samples // frame.sample_rate
+        t = (np.arange(n) + self.samples) / self.RATE
         self.samples += n
         data = (np.sin(2 * math.pi * 440 * t) * 8000).astype(np.int16).reshape(1, -1)
         out = av.AudioFrame.from_ndarray(data, format="s16", layout="mono")
-        out.sample_rate = 48000
-        out.pts, out.time_base = frame.pts, fractions.Fraction(1, 48000)
+        out.sample_rate = self.RATE
+        out.pts = frame.pts * self.RATE // frame.sample_rate
+        out.time_base = fractions.Fraction(1, self.RATE)
         return out
 
 
