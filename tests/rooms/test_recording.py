@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import threading
 import time
+from typing import Any
 
 import av
+import pytest
 
+from rooms import recording
+from tests.rooms.client import Client
 from tests.rooms.conftest import Meeting, eventually
 from tests.rooms.test_media import flowing
 
@@ -105,3 +110,140 @@ async def test_closing_the_room_leaves_nothing_running(meeting: Meeting, app) ->
     page = await meeting.api("GET", f"/cases/{meeting.world.case.id}")
     assert page.status_code == 200
     assert f"/api/rooms/{meeting.room_id}/recordings/" in page.text and "<video" in page.text
+
+
+async def _start_recording(meeting: Meeting, app: Any) -> list[recording.ParticipantRecorder]:
+    """Mediator and applicant in the meeting, media flowing, recording on: their recorders."""
+    mediator = await meeting.join("mediator")
+    applicant = await meeting.join("applicant")
+    await mediator.send(type="admit", participant_id=applicant.participant_id)
+    await flowing(mediator, applicant.participant_id, "video", more_than=10)
+    await _consented(mediator, applicant)
+    r = await meeting.api(
+        "POST", f"/api/rooms/{meeting.room_id}/recording", json={"action": "start"}
+    )
+    assert r.status_code == 200, r.text
+    live = app.state.rooms.get(meeting.room_id)
+    recorders = [rec for _, rec in live.recorders.values()]
+    assert len(recorders) == 2
+    return recorders
+
+
+async def _consented(mediator: Client, applicant: Client) -> None:
+    await eventually(
+        lambda: any(
+            p["consents"]["recording"]
+            for m in mediator.of_type("participants")
+            for p in m["participants"]
+            if p["id"] == applicant.participant_id
+        ),
+        what="the applicant's consent to recording",
+    )
+
+
+async def _stop_recording(meeting: Meeting) -> list[dict[str, Any]]:
+    r = await meeting.api(
+        "POST", f"/api/rooms/{meeting.room_id}/recording", json={"action": "stop"}
+    )
+    assert r.json() == {"on": False}
+    r = await meeting.api("GET", f"/api/rooms/{meeting.room_id}/recordings")
+    recordings: list[dict[str, Any]] = r.json()
+    return recordings
+
+
+def _writer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("recorder-")]
+
+
+async def test_muxing_runs_on_writer_threads_that_stop_ends(
+    meeting: Meeting, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyAV writes on one thread per recorder, never on the event loop that carries every
+    room's video; stopping finalises and stores the segments and leaves no thread behind."""
+    muxed_on: set[int] = set()
+    mux = recording._mux
+
+    def spy(container: Any, packet: av.Packet) -> None:
+        muxed_on.add(threading.get_ident())
+        mux(container, packet)
+
+    monkeypatch.setattr(recording, "_mux", spy)
+    recorders = await _start_recording(meeting, app)
+    writers = [rec._thread for rec in recorders]
+    assert all(w is not None and w.is_alive() for w in writers)
+    await eventually(lambda: len(muxed_on) == len(recorders), what="both recorders muxing")
+    assert muxed_on == {w.ident for w in writers if w is not None}
+    assert threading.get_ident() not in muxed_on  # the loop's thread (server and test share it)
+
+    recordings = await _stop_recording(meeting)
+    assert all(rec.stopped for rec in recorders)
+    assert not any(w is not None and w.is_alive() for w in writers)
+    assert _writer_threads() == []
+    assert len(recordings) == 2 and all(len(rec["segments"]) == 1 for rec in recordings)
+    workdir = app.state.rooms.services.workdir
+    assert not any(workdir.glob("*")), "a recording left a temporary file"
+
+
+async def test_a_failing_writer_ends_the_recording_cleanly(
+    meeting: Meeting, app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An error on the writer thread is logged and ends that recording: the thread exits,
+    the recorder stops reading, and stopping afterwards still works and leaves no file."""
+
+    def broken(container: Any, packet: av.Packet) -> None:
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(recording, "_mux", broken)
+    recorders = await _start_recording(meeting, app)
+    await eventually(
+        lambda: all(rec._thread is not None and not rec._thread.is_alive() for rec in recorders),
+        what="the writers ending",
+    )
+    await eventually(
+        lambda: all(t.readyState == "ended" for rec in recorders for t in rec.tracks.values()),
+        what="the recorders no longer subscribed",
+    )
+    failures = [r for r in caplog.records if r.getMessage() == "recording writer failed"]
+    assert len(failures) == 2 and all(r.exc_info for r in failures)
+
+    recordings = await _stop_recording(meeting)
+    assert all(rec["stopped_at"] is not None and rec["segments"] == [] for rec in recordings)
+    assert _writer_threads() == []
+    workdir = app.state.rooms.services.workdir
+    assert not any(workdir.glob("*")), "a failed recording left a temporary file"
+
+
+async def test_a_stalled_writer_drops_media_but_never_holds_up_the_loop(
+    meeting: Meeting, app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A writer stuck on a slow disk: the backlog stays bounded, the meeting goes on, and
+    once the writer is back the recording resumes at a keyframe and still plays."""
+    release = threading.Event()
+    mux = recording._mux
+
+    def stalled(container: Any, packet: av.Packet) -> None:
+        release.wait(30)
+        mux(container, packet)
+
+    monkeypatch.setattr(recording, "MAX_BACKLOG", 40)
+    monkeypatch.setattr(recording, "_mux", stalled)
+    try:
+        recorders = await _start_recording(meeting, app)
+        await eventually(lambda: "falling behind" in caplog.text, what="the backlog warning")
+        mediator, applicant = meeting.clients
+        await flowing(mediator, applicant.participant_id, "video", more_than=30)
+        await flowing(applicant, mediator.participant_id, "audio", more_than=50)
+        # The stop marker aside, at most one segment start beyond the packets.
+        assert all(rec._queue.qsize() <= recording.MAX_BACKLOG + 1 for rec in recorders)
+    finally:
+        release.set()
+    await eventually(lambda: "caught up" in caplog.text, what="the writers catching up")
+    await asyncio.sleep(1)
+
+    recordings = await _stop_recording(meeting)
+    assert _writer_threads() == []
+    for rec in recordings:
+        (segment,) = rec["segments"]
+        body = (await meeting.api("GET", segment["url"])).content
+        with av.open(io.BytesIO(body)) as container:
+            assert sum(1 for _ in container.decode(video=0)) > 10
