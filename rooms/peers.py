@@ -192,6 +192,30 @@ class Peer:
         for fanout in list(self.published.values()):
             await fanout.close()
         self.published.clear()
+        _forgo_consent_checks(self.pc)
         with contextlib.suppress(Exception):
             await self.pc.close()
         log.info("peer closed", extra={"room": self.room_id, "participant": self.participant_id})
+
+
+async def _no_consent_checks() -> None:
+    """Stands in for aioice's consent checks on a connection that is being closed."""
+
+
+def _forgo_consent_checks(pc: RTCPeerConnection) -> None:
+    """aioice (0.13) ``Connection.connect()`` starts its consent freshness checks once the
+    check list completes, even if ``close()`` ran in between (ICE succeeding while the peer
+    closes); that task then sleeps and wakes forever, holding the connection. Before closing,
+    shadow the method on each ICE connection of the peer, so a late ``connect()`` starts
+    nothing; checks already running are cancelled by ``close()`` as usual."""
+    connections: dict[int, Any] = {}
+    transports = [t.receiver.transport for t in pc.getTransceivers()]
+    transports += [t.sender.transport for t in pc.getTransceivers()]
+    if pc.sctp is not None:
+        transports.append(pc.sctp.transport)
+    for dtls in transports:
+        connection = getattr(getattr(dtls, "transport", None), "_connection", None)
+        if connection is not None and hasattr(connection, "query_consent"):
+            connections[id(connection)] = connection
+    for connection in connections.values():
+        connection.query_consent = _no_consent_checks

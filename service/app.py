@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -59,6 +60,27 @@ def validation_message(language: str, error: Mapping[str, Any]) -> str:
         return gettext(language, message, **context)
     except (KeyError, IndexError):
         return gettext(language, "This value is not valid.")
+
+
+class Server(uvicorn.Server):
+    """uvicorn, ending the live rooms first on shutdown.
+
+    uvicorn closes every open WebSocket (1012) before it runs the app's lifespan exit, so
+    people in a meeting would see a dropped connection and retry against a server that is
+    going away. Closing the rooms first tells each of them why (``closed`` with
+    ``server_shutdown``: the page offers to join again) and stores the last recording
+    segments while the database is still there.
+    """
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        app = self.config.app
+        rooms = getattr(getattr(app, "state", None), "rooms", None)
+        if isinstance(rooms, RoomRegistry):
+            try:
+                await rooms.close_all()
+            except Exception:  # shutting down regardless
+                logging.getLogger("mediation").exception("closing the rooms failed")
+        await super().shutdown(sockets)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

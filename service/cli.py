@@ -38,16 +38,17 @@ def _print_json(data: dict[str, Any]) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from service.app import create_app
+    from service.app import Server, create_app
 
     upgrade(settings.db.url)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=args.host,
         port=args.port,
         log_config=None,
         ws_max_size=64 * 1024 + 1024,
     )
+    Server(config).run()
     return 0
 
 

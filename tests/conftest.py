@@ -14,9 +14,10 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from service import accounts, audit, cases
+from service.app import Server as AppServer
 from service.app import create_app
 from service.db import unit_of_work
 from service.migrate import upgrade
@@ -317,21 +319,53 @@ class Server:
     ws_base: str
 
 
-@pytest.fixture(scope="session")
-async def server(app: Any) -> AsyncIterator[Server]:
+@dataclass
+class Serving:
+    """uvicorn running in this event loop (see ``serving``)."""
+
+    server: Server
+    instance: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self, within: float = 20) -> None:
+        """Shut down the way uvicorn does on SIGTERM, waiting at most ``within`` seconds."""
+        self.instance.should_exit = True
+        await asyncio.wait_for(self.task, within)
+
+
+@asynccontextmanager
+async def serving(app: Any, *, lifespan: Literal["on", "off"] = "off") -> AsyncIterator[Serving]:
+    """uvicorn serving ``app`` on a free port of 127.0.0.1, stopped when the block ends.
+
+    With ``lifespan="on"`` uvicorn runs the app's lifespan too, so ``stop()`` is the
+    production shutdown: connections closed first, then the lifespan's exit.
+    """
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan=lifespan, log_level="warning"
+    )
+    instance = AppServer(config)  # as `mediation serve` runs it
+    running = Serving(
+        Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"),
+        instance,
+        asyncio.create_task(instance.serve()),
+    )
+    try:
+        for _ in range(200):
+            if instance.started or running.task.done():
+                break
+            await asyncio.sleep(0.05)
+        assert instance.started, "uvicorn did not start"
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture(scope="session")
+async def server(app: Any) -> AsyncIterator[Server]:
     # The app's lifespan already runs (the session's `app` fixture); uvicorn only serves it.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    instance = uvicorn.Server(config)
-    task = asyncio.create_task(instance.serve())
-    for _ in range(200):
-        if instance.started:
-            break
-        await asyncio.sleep(0.05)
-    assert instance.started, "uvicorn did not start"
-    yield Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
-    instance.should_exit = True
-    await asyncio.wait_for(task, 20)
+    async with serving(app) as running:
+        yield running.server
