@@ -220,3 +220,15 @@ async def test_a_stale_keyframe_is_not_sent_as_a_backlog() -> None:
     track.push(_frame(b"d2", key=False))  # still waiting for the keyframe
     track.push(_frame(b"new", key=True))
     assert bytes(await asyncio.wait_for(receiving, 1)) == b"new"
+
+
+def test_the_aioice_consent_seam_is_where_peer_close_expects_it() -> None:
+    """Peer.close() disarms aioice's consent checks through an internal (pinned version)."""
+    import inspect
+
+    import aioice
+
+    assert aioice.__version__ == "0.13.0"
+    assert "asyncio.create_task(self.query_consent())" in inspect.getsource(
+        aioice.Connection.connect
+    )
