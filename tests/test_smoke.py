@@ -60,3 +60,13 @@ async def test_pages_announce_their_whole_module_graph(client, factory: Factory,
     head = page.text.split("</head>", 1)[0]
     for url in module_graph("case.js") + module_graph("common.js"):
         assert f'<link rel="modulepreload" href="{url}">' in head
+
+
+def test_the_room_pages_early_camera_asks_for_what_capture_would():
+    """room.html starts the camera before the modules load; media.js's capture() takes that
+    stream as its own first capture, so both must ask for the same picture."""
+    media = (STATIC_JS / "room" / "media.js").read_text(encoding="utf-8")
+    video = re.search(r"^const VIDEO = \{ (.*) \};$", media, re.M)
+    assert video is not None
+    template = STATIC_JS.parent.parent / "rooms" / "templates" / "room.html"
+    assert f'video: {{ {video.group(1)}, facingMode: "user" }}' in template.read_text()

@@ -64,6 +64,7 @@ const S = {
   // camera (nothing is sent or forwarded), so that Join only has to say so.
   standby: false, // the current socket was opened with ?prejoin=1 and has not joined
   joined: false, // the person has tapped Join (the server knows, or is about to)
+  joinedAt: null,
   iceServers: config.ice_servers,
   chain: Promise.resolve(), // offers and candidates, one at a time, per peer connection
   upstream: {},
@@ -1099,6 +1100,7 @@ function join() {
   S.attempts = 0;
   setState("connecting");
   S.joined = true;
+  S.joinedAt = Date.now();
   if (S.standby && S.ws?.readyState === WebSocket.OPEN) {
     // The connection is up already: say we are in, then start sending.
     S.standby = false;
@@ -1244,6 +1246,10 @@ window.room = {
   get joined() {
     return S.joined;
   },
+  // When Join was tapped (Date.now()), for the benchmark's timeline.
+  get joinedAt() {
+    return S.joinedAt;
+  },
   // mid -> {participant_id, kind}, from the last offer: whose media each transceiver carries.
   get tracks() {
     return { ...S.trackMap };
@@ -1291,4 +1297,7 @@ if (config.room_status === "closed") {
     $("media-error").textContent = explainMediaError(err, null);
   });
   connect({ prejoin: true });
+  // The next thing to do has the focus: the consent box, or Join (Enter joins).
+  const consent = $("consent-online");
+  (consent && !consent.checked ? consent : $("join")).focus({ preventScroll: true });
 }

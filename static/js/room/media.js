@@ -20,6 +20,14 @@ function audioConstraints({ audioId }) {
  * the stream may be null, and error is the first failure (to explain it to the user).
  */
 export async function capture(choice = {}) {
+  const early = takeEarlyCapture(choice);
+  if (early) {
+    try {
+      return { stream: await early, error: null };
+    } catch {
+      // Asked for both and failed: the procedure below finds what still works, and why.
+    }
+  }
   const gum = (constraints) => navigator.mediaDevices.getUserMedia(constraints);
   const audio = audioConstraints(choice);
   const video = videoConstraints(choice);
@@ -42,6 +50,19 @@ export async function capture(choice = {}) {
     }
     return { stream: null, error };
   }
+}
+
+/**
+ * The stream the room page's head asked for before its modules loaded, if this capture is
+ * the default one it asked for (no chosen device, the front camera); otherwise it is let go.
+ */
+function takeEarlyCapture(choice) {
+  const early = window.earlyCapture;
+  window.earlyCapture = null;
+  if (!early) return null;
+  if (!choice.audioId && !choice.videoId && (choice.facingMode ?? "user") === "user") return early;
+  early.then((stream) => stream.getTracks().forEach((track) => track.stop())).catch(() => {});
+  return null;
 }
 
 /** One new track of one kind, for a device change or a front/back camera switch. */
