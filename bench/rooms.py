@@ -55,6 +55,10 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
+    # Only 127.0.0.1: every other host name fails to resolve. (Not Playwright's request
+    # routing, which holds every request of the page for a round trip through this script
+    # and would add its own delay to the page loads being timed.)
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 VENV_BIN = Path(sys.executable).parent
 MEDIATION = str(VENV_BIN / "mediation")
@@ -121,7 +125,9 @@ async (timeoutMs) => {
   while (performance.now() - start < timeoutMs) {
     const room = window.room;
     const pc = room && room.pc;
+    if (room && room.joinedAt && !("join tapped" in seen)) seen["join tapped"] = room.joinedAt;
     mark("in call", room && room.state === "in-call");
+    mark("own camera ready", room && room.local.video !== null);
     mark("connected", pc && pc.connectionState === "connected");
     if (pc) {
       let packets = 0;
@@ -327,6 +333,26 @@ async def create_room(server: Server, world: World) -> int:
 
 # -- CPU ------------------------------------------------------------------------------------
 
+MEETING_NICE = 10  # during the join trials, the meeting's own browsers yield the cores
+
+
+def renice_browsers(root: int, exclude: int, niceness: int) -> int:
+    """Lower the priority of every Chromium process under ``root`` (not the server's
+    subtree). Returns how many were reniced.
+
+    The people already in the meeting would be on their own phones and computers; here their
+    browsers share two cores with the server and the newcomer and keep both cores busy
+    encoding and decoding video. Reniced, they still run (and still send and receive), but the
+    newcomer's browser and the server come first, as they would on separate machines."""
+    count = 0
+    for pid in descendants_cpu_seconds(root, exclude):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().strip().startswith("chrom"):
+                os.setpriority(os.PRIO_PROCESS, pid, niceness)
+                count += 1
+    return count
+
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -432,15 +458,12 @@ class Browsers:
         self.contexts.append(context)
         context.set_default_timeout(ACTION_MS)
 
-        def elsewhere(url: str) -> bool:
-            parts = urlsplit(url)
-            return parts.scheme not in ("data", "blob", "about") and parts.hostname != "127.0.0.1"
+        def elsewhere(request: Any) -> None:
+            parts = urlsplit(request.url)
+            if parts.scheme not in ("data", "blob", "about") and parts.hostname != "127.0.0.1":
+                self.blocked.append(request.url)
 
-        async def refuse(route: Any) -> None:
-            self.blocked.append(route.request.url)
-            await route.abort()
-
-        await context.route(elsewhere, refuse)
+        context.on("requestfailed", elsewhere)
         context.on("weberror", lambda e: self.page_errors.append(str(e.error)))
         return context
 
@@ -461,7 +484,8 @@ class Browsers:
 
 async def open_room(page: Page, room_id: int, *, party: bool) -> None:
     """On the room page: wait for the script and the camera, consent (a party), join."""
-    await page.goto(f"/rooms/{room_id}")
+    if not page.url.endswith(f"/rooms/{room_id}"):
+        await page.goto(f"/rooms/{room_id}")
     await page.wait_for_function(CAMERA_READY_JS)
     if party:
         await page.get_by_test_id("consent-online").check()
@@ -479,8 +503,7 @@ async def join_as_mediator(page: Page, world: World, room_id: int) -> None:
 
 
 async def join_as_party(page: Page, token: str, room_id: int) -> None:
-    await page.goto(f"/join/{token}")  # sets the session, redirects to /my-case
-    await page.wait_for_url("**/my-case")
+    await page.goto(f"/join/{token}")  # the meeting is open: the link leads into the room
     await open_room(page, room_id, party=True)
 
 
@@ -593,19 +616,18 @@ def verdict(ok: bool) -> str:
 
 
 JOIN_STEPS = (
-    "my-case page",
     "room page loaded",
-    "camera ready",
-    "join clicked",
+    "join tapped",
     "in call",
     "connected",
+    "own camera ready",
     "first video packet",
     "first frame decoded",
 )
 
 
 async def join_trial(
-    browsers: Browsers, browser: Browser, token: str, room_id: int
+    browsers: Browsers, browser: Browser, token: str, room_id: int, *, consented: bool
 ) -> dict[str, float] | None:
     """Seconds from opening the join link to each step, up to the first remote video frame
     decoded; None if no frame came."""
@@ -614,16 +636,22 @@ async def join_trial(
         page = await context.new_page()
         stamps: dict[str, float] = {}
         start = time.time()
-        await page.goto(f"/join/{token}")  # sets the session, redirects to /my-case
-        await page.wait_for_url("**/my-case")
-        stamps["my-case page"] = time.time()
-        await page.goto(f"/rooms/{room_id}")
+        # Sets the session and, the meeting being open, leads straight into the room.
+        # DOMContentLoaded: parsed and its (deferred) module scripts run; images, the favicon
+        # and the like do not hold up anyone's Join button.
+        await page.goto(f"/join/{token}", wait_until="domcontentloaded")
+        if not page.url.endswith(f"/rooms/{room_id}"):
+            raise BenchError(f"the join link led to {page.url}, not into the open room")
         stamps["room page loaded"] = time.time()
-        await page.wait_for_function(CAMERA_READY_JS)
-        stamps["camera ready"] = time.time()
-        await page.get_by_test_id("consent-online").check()
-        await page.get_by_test_id("join").click()
-        stamps["join clicked"] = time.time()
+        # The person taps Join as soon as the page shows it; their own camera starts alongside
+        # (the page sends it when it is ready) and is not needed to see the others. The tap is
+        # a real (trusted) Enter on the focused button: Playwright's click() first waits for
+        # animation frames of a busy renderer to see the layout hold still, and every call to
+        # the browser is a round trip through a busy machine.
+        if not consented:  # the page ticks the box (and focuses Join) for one who agreed before
+            await page.get_by_test_id("consent-online").check()
+            await page.get_by_test_id("join").focus()
+        await page.keyboard.press("Enter")  # the page notes when Join ran (room.joinedAt)
         seen = await page.evaluate(FIRST_FRAME_JS, JOIN_FRAME_MS)
         if not seen:
             return None
@@ -689,13 +717,19 @@ async def run(args: argparse.Namespace) -> int:
                 joins: list[dict[str, float]] = []
                 failed = 0
 
+                reniced = 0
+                if not args.share_cores:
+                    reniced = renice_browsers(os.getpid(), pid, MEETING_NICE)
+
                 async def join_trials() -> None:
                     nonlocal failed
                     joiner = await browsers.launch()
                     for _ in range(args.joins):
                         server.check_alive()
                         try:
-                            steps = await join_trial(browsers, joiner, world.joiner_token, room_id)
+                            steps = await join_trial(
+                                browsers, joiner, world.joiner_token, room_id, consented=bool(joins)
+                            )
                         except PlaywrightError as exc:  # a step timed out: a failed join
                             print(f"join trial failed: {exc}".splitlines()[0], file=sys.stderr)
                             steps = None
@@ -723,6 +757,7 @@ async def run(args: argparse.Namespace) -> int:
             joins=joins,
             failed_joins=failed,
             join_cpu=join_cpu,
+            reniced=reniced,
             page_errors=browsers.page_errors,
             blocked=browsers.blocked,
         )
@@ -751,6 +786,7 @@ def report(
     joins: list[dict[str, float]],
     failed_joins: int,
     join_cpu: CpuWindow | None,
+    reniced: int,
     page_errors: list[str],
     blocked: list[str],
 ) -> None:
@@ -822,12 +858,24 @@ def report(
                 else ""
             )
         )
-        steps = [
-            f"{name} {statistics.median(j[name] for j in joins):.2f}"
+        medians = {
+            name: (statistics.median(values), len(values))
             for name in JOIN_STEPS
-            if all(name in j for j in joins)
+            if (values := [j[name] for j in joins if name in j])
+        }
+        steps = [
+            f"{name} {median:.2f}"
+            + (f" (seen in {seen} of {len(joins)})" if seen < len(joins) else "")
+            for name, (median, seen) in sorted(medians.items(), key=lambda item: item[1][0])
         ]
         print(f"  medians, s after opening the link: {', '.join(steps)}")
+        print(
+            f"  the meeting's {n} Chromiums ran at nice {MEETING_NICE} during the joins"
+            f" ({reniced} processes), as if on their own devices"
+            if reniced
+            else "  the meeting's Chromiums shared the cores with the newcomer at equal priority"
+            " (--share-cores)"
+        )
         if join_cpu is not None:
             print(
                 f"  machine during the joins: {join_cpu.machine_percent:.0f} % busy: server"
@@ -835,9 +883,9 @@ def report(
                 f" script {join_cpu.browsers_percent:.0f} %, anything else"
                 f" {join_cpu.other_percent:.0f} %"
             )
-        after_click = [j["first frame decoded"] - j["join clicked"] for j in joins]
+        after_click = [j["first frame decoded"] - j["join tapped"] for j in joins]
         print(
-            f"  join click -> first frame decoded (signalling, ICE, DTLS, keyframe): median"
+            f"  Join tapped -> first frame decoded (the join message, a keyframe): median"
             f" {statistics.median(after_click):.2f} s, min {min(after_click):.2f} s,"
             f" max {max(after_click):.2f} s"
         )
@@ -869,6 +917,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=15.0, help="the measured window")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds before the window")
     p.add_argument("--joins", type=int, default=10, help="join trials for the median")
+    p.add_argument(
+        "--share-cores",
+        action="store_true",
+        help="leave the meeting's browsers at normal priority during the join trials",
+    )
     args = p.parse_args(argv)
     if not 2 <= args.participants <= 12:
         p.error("--participants is between 2 and 12")
