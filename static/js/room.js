@@ -63,6 +63,7 @@ const S = {
   // Standing by: the socket and the media connection come up while the person checks their
   // camera (nothing is sent or forwarded), so that Join only has to say so.
   standby: false, // the current socket was opened with ?prejoin=1 and has not joined
+  welcomed: false, // the server has welcomed the current socket
   joined: false, // the person has tapped Join (the server knows, or is about to)
   joinedAt: null,
   iceServers: config.ice_servers,
@@ -336,15 +337,20 @@ function send(message) {
   return true;
 }
 
-function connect({ prejoin = false } = {}) {
-  clearTimeout(S.retryTimer);
-  S.retryTimer = null;
+function socketUrl({ prejoin }) {
   const url = new URL(config.ws_path, location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
   if (prejoin) url.searchParams.set("prejoin", "1");
-  const ws = new WebSocket(url);
+  return url;
+}
+
+function connect({ prejoin = false } = {}) {
+  clearTimeout(S.retryTimer);
+  S.retryTimer = null;
+  const ws = new WebSocket(socketUrl({ prejoin }));
   S.ws = ws;
   S.standby = prejoin;
+  S.welcomed = false;
   ws.addEventListener("open", () => {
     clearInterval(S.pingTimer);
     S.pingTimer = setInterval(() => send({ type: "ping" }), PING_MS);
@@ -495,7 +501,11 @@ function onWelcome(message) {
   newPeerConnection(S.iceServers);
   S.inLobby = false;
   S.callReady = false;
-  if (message.joined === false) return; // standing by: still on the device check
+  if (message.joined === false) {
+    S.welcomed = true;
+    if (S.joined) joinStandby(); // Join was tapped while the socket was opening
+    return; // standing by: still on the device check
+  }
   sendConsent();
   if (S.state !== "reconnecting") setState("connecting");
 }
@@ -510,7 +520,7 @@ function sendConsent() {
 }
 
 function dropStandby() {
-  if (S.joined) return;
+  if (!S.standby) return;
   S.standby = false;
   detachSocket();
   closePeer();
@@ -1101,16 +1111,23 @@ function join() {
   setState("connecting");
   S.joined = true;
   S.joinedAt = Date.now();
-  if (S.standby && S.ws?.readyState === WebSocket.OPEN) {
-    // The connection is up already: say we are in, then start sending.
+  if (S.standby && S.ws?.readyState === WebSocket.OPEN && S.welcomed) {
+    joinStandby();
+  } else if (S.standby && S.ws && S.ws.readyState <= WebSocket.OPEN) {
+    // Still connecting: join as soon as the server has welcomed us (onWelcome).
+  } else {
+    dropStandby();
     S.standby = false;
-    send({ type: "join" });
-    sendConsent();
-    attachUpstream();
-    return;
+    connect();
   }
+}
+
+/** The connection made while standing by is up: say we are in, then start sending. */
+function joinStandby() {
   S.standby = false;
-  connect();
+  send({ type: "join" });
+  sendConsent();
+  attachUpstream();
 }
 
 async function attachUpstream() {

@@ -319,6 +319,8 @@ async def party_opens(
     """
     context = await media_context(new_context, live_server)
     page = await context.new_page()
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     marks = {"link": time.monotonic()}
     await page.goto(setup.links[pid])
     await page.wait_for_url(setup.room_url)
@@ -331,6 +333,10 @@ async def party_opens(
     await page.get_by_test_id("consent-recording").check()
     await page.get_by_test_id("join").click()
     marks["join"] = time.monotonic()
+    # Join used the connection the page made while the person checked their camera.
+    await page.wait_for_function("() => ['lobby', 'in-call'].includes(window.room.state)")
+    assert await page.evaluate("window.room.standby") is False
+    assert len(sockets) == 1 and sockets[0].endswith("?prejoin=1"), sockets
     return page, marks
 
 
