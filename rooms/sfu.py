@@ -736,7 +736,10 @@ class LiveRoom:
             self.closed = True
             for pid in list(self.recorders):
                 await self._stop_recorder(pid)
-            for p in list(self.participants.values()):
+            everyone = [*self.participants.values(), *self.standbys]
+            self.participants.clear()
+            self.standbys = []
+            for p in everyone:
                 if p.grace is not None:
                     p.grace.cancel()
                 if p.answer_timer is not None:
@@ -746,19 +749,6 @@ class LiveRoom:
                     await peer.close()
                 if p.transport is not None:
                     transport, p.transport = p.transport, None
-                    with contextlib.suppress(Exception):
-                        await transport.send_text(signaling.out("closed", reason=reason))
-                        await transport.close(1000)
-            self.participants.clear()
-            standbys, self.standbys = self.standbys, []
-            for standby in standbys:
-                if standby.answer_timer is not None:
-                    standby.answer_timer.cancel()
-                peer, standby.peer = standby.peer, None
-                if peer is not None:
-                    await peer.close()
-                if standby.transport is not None:
-                    transport, standby.transport = standby.transport, None
                     with contextlib.suppress(Exception):
                         await transport.send_text(signaling.out("closed", reason=reason))
                         await transport.close(1000)
