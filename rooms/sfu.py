@@ -196,7 +196,11 @@ class LiveRoom:
             standby = Participant(identity=identity, transport=transport)
             self.standbys.append(standby)
             await self._welcome(standby, joined=False)
-            await self._start_media(standby)  # not admitted: _allowed() shuts every gate
+            earlier = self.participants.get(identity.participant_id)
+            if identity.is_host or self.auto_admit or (earlier is not None and earlier.admitted):
+                await self._start_media(standby)  # not admitted yet: every gate shut
+            # Otherwise Join leads to the lobby, which has no peer: nothing to prepare, and an
+            # offer would tell someone not yet let in who is in the meeting.
             return standby
 
     async def drop_standby(self, standby: Participant) -> None:

@@ -7,8 +7,10 @@ edge: anything malformed, over 64 KiB, or not allowed for the sender's role gets
 
 Standing by (``?prejoin=1`` on the socket's URL): the room page connects while the person is
 still checking their camera, so that the media connection is up by the time they tap Join.
-The server welcomes (``joined: false``) and offers at once, but the person is not in the
-meeting: nobody sees them in the list, nothing is forwarded to or from them and nothing is
+The server welcomes (``joined: false``) and, if Join will let them straight in (the host,
+a room that admits automatically, someone admitted before), offers at once; someone bound
+for the lobby gets no offer, which would tell them who is in the meeting. Either way the
+person is not in the meeting: nobody sees them in the list, nothing is forwarded to or from them and nothing is
 logged, and only ``answer``, ``candidate``, ``ping`` and ``join`` are accepted. ``join``
 makes them a participant on the same connection (``joined``); without ``?prejoin=1`` the
 socket joins as it opens.

@@ -77,20 +77,24 @@ async def test_a_standby_is_connected_but_nobody_sees_or_hears_it_until_join(
     )
 
 
-async def test_a_standby_in_a_room_with_a_lobby_waits_there_and_gets_a_new_peer(
+async def test_a_standby_bound_for_the_lobby_gets_no_peer_until_admitted(
     meeting: Meeting,
 ) -> None:
     mediator = await meeting.join("mediator")
     applicant = await stand_by(meeting, "applicant")
-    await eventually(lambda: applicant.offers == 1, what="the standby's offer")
+    await eventually(lambda: bool(applicant.of_type("welcome")), what="the welcome")
+    await asyncio.sleep(1.0)
+    # Bound for the lobby: no peer, and no offer naming who is in the meeting.
+    assert applicant.offers == 0
     await applicant.join_meeting()
     await eventually(lambda: bool(applicant.of_type("lobby")), what="lobby")
     assert applicant.of_type("joined")[0]["admitted"] is False
     await asyncio.sleep(1.0)
+    assert applicant.offers == 0
     assert sum(applicant.frames.values()) == 0
     assert mediator.received(applicant.participant_id, "video") == 0
     await mediator.send(type="admit", participant_id=applicant.participant_id)
-    await eventually(lambda: applicant.offers == 2, what="the offer on admission")
+    await eventually(lambda: applicant.offers == 1, what="the offer on admission")
     await flowing(applicant, mediator.participant_id, "video")
     await flowing(mediator, applicant.participant_id, "audio")
 
@@ -98,6 +102,7 @@ async def test_a_standby_in_a_room_with_a_lobby_waits_there_and_gets_a_new_peer(
 async def test_a_standby_that_leaves_leaves_no_trace_and_one_that_stays_hears_the_end(
     meeting: Meeting,
 ) -> None:
+    await auto_admit_room(meeting)
     mediator = await meeting.join("mediator")
     gone = await stand_by(meeting, "applicant")
     await eventually(lambda: gone.offers == 1, what="the standby's offer")
@@ -106,7 +111,6 @@ async def test_a_standby_that_leaves_leaves_no_trace_and_one_that_stays_hears_th
     await eventually(lambda: staying.offers == 1, what="the second standby's offer")
     # A new publisher renegotiates standbys too, its media shut off from them.
     late = await meeting.join("applicant")
-    await mediator.send(type="admit", participant_id=late.participant_id)
     await flowing(mediator, late.participant_id, "video")
     await eventually(lambda: staying.offers >= 2, what="the standby renegotiated")
     await asyncio.sleep(1.0)
