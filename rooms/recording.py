@@ -104,11 +104,13 @@ class ParticipantRecorder:
         workdir: Path,
         segment_seconds: float,
         on_segment: Callable[[Segment], Coroutine[Any, Any, None]],
+        on_failed: Callable[[], None] | None = None,
     ) -> None:
         self.participant_id = participant_id
         self.workdir = workdir
         self.segment_seconds = segment_seconds
         self.on_segment = on_segment
+        self.on_failed = on_failed  # the writer failed: the recording has ended
         self.tracks: dict[str, ForwardedTrack] = {}
         self.mime: dict[str, str] = {}
         self._fanouts: dict[str, PacketFanout] = {}
@@ -266,6 +268,8 @@ class ParticipantRecorder:
                 track.stop()
             for task in self._tasks:
                 task.cancel()
+            if self.on_failed is not None:
+                self.on_failed()
 
     async def stop(self) -> None:
         """Close the open segment, end the writer and wait until every segment is stored.

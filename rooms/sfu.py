@@ -521,6 +521,7 @@ class LiveRoom:
             workdir=self.services.workdir,
             segment_seconds=self.services.segment_seconds,
             on_segment=lambda segment: self._store_segment(recording_id, segment),
+            on_failed=lambda: self._spawn(self._recording_failed(p.id, recording_id)),
         )
         allowed = policy.may_be_recorded(p.standing(), self.caucus)
         for kind in KINDS:
@@ -528,6 +529,21 @@ class LiveRoom:
             if fanout is not None:
                 recorder.add(kind, fanout, open=allowed)
         self.recorders[p.id] = (recording_id, recorder)
+
+    async def _recording_failed(self, participant_id: str, recording_id: int) -> None:
+        """A recording that may stand in for the transcript must not end unnoticed: close
+        its row, log it, and tell the host, who can turn recording off and on again."""
+        async with self.lock:
+            entry = self.recorders.get(participant_id)
+            if entry is None or entry[0] != recording_id:
+                return  # already stopped
+            await self._stop_recorder(participant_id)
+            await self._event("recording_failed", participant=participant_id)
+            p = self.participants.get(participant_id)
+            name = p.identity.name if p is not None else ""
+            for host in self.participants.values():
+                if host.identity.is_host:
+                    await self._send(host, "notice", code="recording_failed", name=name)
 
     async def _stop_recorder(self, participant_id: str) -> None:
         entry = self.recorders.pop(participant_id, None)

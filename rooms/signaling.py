@@ -10,10 +10,10 @@ still checking their camera, so that the media connection is up by the time they
 The server welcomes (``joined: false``) and, if Join will let them straight in (the host,
 a room that admits automatically, someone admitted before), offers at once; someone bound
 for the lobby gets no offer, which would tell them who is in the meeting. Either way the
-person is not in the meeting: nobody sees them in the list, nothing is forwarded to or from them and nothing is
-logged, and only ``answer``, ``candidate``, ``ping`` and ``join`` are accepted. ``join``
-makes them a participant on the same connection (``joined``); without ``?prejoin=1`` the
-socket joins as it opens.
+person is not in the meeting: nobody sees them in the list, nothing is forwarded to or from
+them and nothing is logged, and only ``answer``, ``candidate``, ``ping`` and ``join`` are
+accepted. ``join`` makes them a participant on the same connection (``joined``); without
+``?prejoin=1`` the socket joins as it opens.
 
 How the browser maps media to people: every ``offer`` carries ``upstream`` (the mids of the
 two transceivers on which the browser must send its own microphone and camera) and
@@ -38,7 +38,9 @@ Server -> browser
     recording    {on}
     agreement    {agreement_id, version}             (agreements issue)
     chat         {from, name, text, at}              also echoed to the sender; at is ISO 8601
-    notice       {code, text}                        codes: muted_by_host, sham_warning_read
+    notice       {code, text?, name?}                codes: muted_by_host, sham_warning_read,
+                                                     recording_failed (to the host; name:
+                                                     whose recording stopped)
     closed       {reason}                            closed, removed, left, server_shutdown
     error        {detail}
 

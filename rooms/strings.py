@@ -33,6 +33,10 @@ ROOM_SCRIPT_STRINGS: list[str] = [
     "Something went wrong. Please try again.",
     "The host has turned off your microphone.",
     "The mediator has read the warning about sham mediation.",
+    (
+        "Recording of {name} stopped because of a server error. Turn recording off and on"
+        " again to restart it."
+    ),
     "The connection had a problem. Reconnecting…",
     "Microphone off",
     "In private talk",

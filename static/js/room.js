@@ -487,6 +487,10 @@ function onNotice(message) {
       $("warning-box").scrollIntoView({ behavior: "smooth", block: "center" });
     }
     addSystemLine(t("The mediator has read the warning about sham mediation."));
+  } else if (message.code === "recording_failed") {
+    const text = t("Recording of {name} stopped because of a server error. Turn recording off and on again to restart it.", { name: message.name ?? "" });
+    toast(text);
+    addSystemLine(text);
   } else if (message.text) {
     toast(message.text);
     addSystemLine(message.text);

@@ -13,6 +13,7 @@ import av
 import pytest
 
 from rooms import recording
+from rooms import service as rooms_service
 from tests.rooms.client import Client
 from tests.rooms.conftest import Meeting, eventually
 from tests.rooms.test_media import flowing
@@ -205,6 +206,20 @@ async def test_a_failing_writer_ends_the_recording_cleanly(
     )
     failures = [r for r in caplog.records if r.getMessage() == "recording writer failed"]
     assert len(failures) == 2 and all(r.exc_info for r in failures)
+
+    # Not unnoticed: the rows are closed at once, and the host is told whose recording ended.
+    mediator = meeting.clients[0]
+    await eventually(
+        lambda: (
+            len([m for m in mediator.of_type("notice") if m["code"] == "recording_failed"]) == 2
+        ),
+        what="the host told of both failures",
+    )
+    r = await meeting.api("GET", f"/api/rooms/{meeting.room_id}/recordings")
+    assert all(rec["stopped_at"] is not None for rec in r.json()), r.json()
+    async with meeting.factory.uow() as s:
+        kinds = [e.kind for e in await rooms_service.room_events(s, room_id=meeting.room_id)]
+    assert kinds.count("recording_failed") == 2
 
     recordings = await _stop_recording(meeting)
     assert all(rec["stopped_at"] is not None and rec["segments"] == [] for rec in recordings)
