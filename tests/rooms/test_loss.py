@@ -25,7 +25,7 @@ from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket, RtpPacket, is_rtcp
 from rooms import passthrough
 from tests.rooms.client import Camera, Tone
 from tests.rooms.conftest import eventually
-from tests.rooms.test_passthrough import _connect, _pc, _prefer
+from tests.rooms.test_passthrough import _connect, _forward, _pc, _prefer, _publish_through
 
 LOSS_EVERY = 10  # drop every 10th original video RTP packet on the last hop
 CLEAN_WINDOW = 2.0  # seconds measured without loss
@@ -115,25 +115,14 @@ async def test_loss_on_the_last_hop_is_repaired_there_and_video_keeps_decoding()
 
         server_in_nacks: list[list[int]] = []  # composed by the server for the first hop
 
-        @server_in.on("track")
-        def on_track(track: aiortc.MediaStreamTrack) -> None:
-            receiver = next(
-                t.receiver for t in server_in.getTransceivers() if t.receiver.track is track
-            )
-            passthrough.enable_passthrough(receiver)
+        def spy(track: aiortc.MediaStreamTrack, receiver: aiortc.RTCRtpReceiver) -> None:
             if track.kind == "video":
                 _spy_nack_out(receiver, server_in_nacks)
-            fanouts[track.kind] = passthrough.PacketFanout(receiver)
-            fanouts[track.kind].start()
 
+        _publish_through(server_in, fanouts, spy)
         await _connect(publisher, server_in)
         await eventually(lambda: len(fanouts) == 2, what="both tracks published")
-
-        forwarded = {kind: fanouts[kind].subscribe() for kind in ("video", "audio")}
-        out_video = server_out.addTransceiver(forwarded["video"], direction="sendonly")
-        _prefer(out_video, "video/VP8")
-        server_out.addTransceiver(forwarded["audio"], direction="sendonly")
-        forwarded["video"].attach(out_video.sender)
+        out_video = _forward(fanouts, server_out, "video/VP8")
         served_nacks: list[list[int]] = []  # reaching the server's video sender
         _spy_rtcp(out_video.sender, served_nacks)
 

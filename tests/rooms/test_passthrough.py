@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
+from collections.abc import Callable
 
 import aiortc
 import av
@@ -83,6 +84,37 @@ def _prefer(transceiver: aiortc.RTCRtpTransceiver, mime: str) -> None:
     transceiver.setCodecPreferences(passthrough.codec_preferences("video", mime))
 
 
+def _publish_through(
+    server_in: RTCPeerConnection,
+    fanouts: dict[str, passthrough.PacketFanout],
+    on_receiver: Callable[[aiortc.MediaStreamTrack, aiortc.RTCRtpReceiver], None] | None = None,
+) -> None:
+    """What Peer does for a publisher: each arriving track passes through to a fan-out."""
+
+    @server_in.on("track")
+    def on_track(track: aiortc.MediaStreamTrack) -> None:
+        receiver = next(
+            t.receiver for t in server_in.getTransceivers() if t.receiver.track is track
+        )
+        passthrough.enable_passthrough(receiver)
+        if on_receiver is not None:
+            on_receiver(track, receiver)
+        fanouts[track.kind] = passthrough.PacketFanout(receiver)
+        fanouts[track.kind].start()
+
+
+def _forward(
+    fanouts: dict[str, passthrough.PacketFanout], server_out: RTCPeerConnection, mime: str
+) -> aiortc.RTCRtpTransceiver:
+    """What Peer does for a subscriber: a copy of each track; returns the video transceiver."""
+    forwarded = {kind: fanouts[kind].subscribe() for kind in ("video", "audio")}
+    out_video = server_out.addTransceiver(forwarded["video"], direction="sendonly")
+    _prefer(out_video, mime)
+    server_out.addTransceiver(forwarded["audio"], direction="sendonly")
+    forwarded["video"].attach(out_video.sender)
+    return out_video
+
+
 @pytest.mark.parametrize("mime", ["video/VP8", "video/H264"], ids=["vp8", "h264"])
 async def test_forwarding_without_decoding_and_keyframe_requests_reach_the_publisher(
     mime: str,
@@ -102,23 +134,10 @@ async def test_forwarding_without_decoding_and_keyframe_requests_reach_the_publi
 
         fanouts: dict[str, passthrough.PacketFanout] = {}
 
-        @server_in.on("track")
-        def on_track(track: aiortc.MediaStreamTrack) -> None:
-            receiver = next(
-                t.receiver for t in server_in.getTransceivers() if t.receiver.track is track
-            )
-            passthrough.enable_passthrough(receiver)
-            fanouts[track.kind] = passthrough.PacketFanout(receiver)
-            fanouts[track.kind].start()
-
+        _publish_through(server_in, fanouts)
         await _connect(publisher, server_in)
         await eventually(lambda: len(fanouts) == 2, what="both tracks published")
-
-        forwarded = {kind: fanouts[kind].subscribe() for kind in ("video", "audio")}
-        out_video = server_out.addTransceiver(forwarded["video"], direction="sendonly")
-        _prefer(out_video, mime)
-        server_out.addTransceiver(forwarded["audio"], direction="sendonly")
-        forwarded["video"].attach(out_video.sender)
+        _forward(fanouts, server_out, mime)
 
         decoded: dict[str, int] = {"video": 0, "audio": 0}
 

@@ -24,15 +24,7 @@ async def test_a_ten_second_recording_plays_and_its_hash_holds(meeting: Meeting)
     applicant = await meeting.join("applicant")
     await mediator.send(type="admit", participant_id=applicant.participant_id)
     await flowing(mediator, applicant.participant_id, "video", more_than=10)
-    await eventually(
-        lambda: any(
-            p["consents"]["recording"]
-            for m in mediator.of_type("participants")
-            for p in m["participants"]
-            if p["id"] == applicant.participant_id
-        ),
-        what="the applicant's consent to recording",
-    )
+    await _consented(mediator, applicant)
 
     await meeting.api("GET", f"/api/rooms/{meeting.room_id}")  # signed in before timing
     started = time.monotonic()

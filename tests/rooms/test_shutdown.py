@@ -219,6 +219,18 @@ async def own(
 # -- the tests -----------------------------------------------------------------------------
 
 
+async def server_let_go(own: Own, server_objects: set[int], ports: set[int]) -> None:
+    """After shutdown: no task of the server's rooms and peers, none of their UDP ports."""
+    await none_left(
+        lambda: server_tasks(own.baseline, server_objects),
+        "server tasks still pending after shutdown",
+    )
+    await none_left(
+        lambda: sorted(port for port in our_sockets("udp").values() if port in ports),
+        "UDP sockets of the server's peers still open",
+    )
+
+
 async def test_shutdown_mid_meeting_leaves_nothing_behind(own: Own, factory: Factory) -> None:
     meeting, room_id = own.meeting, own.meeting.room_id
     mediator = await meeting.join("mediator")
@@ -269,8 +281,8 @@ async def test_shutdown_mid_meeting_leaves_nothing_behind(own: Own, factory: Fac
     stored_before = {rec.participant: len(segments) for rec, segments in rows}
     assert set(stored_before) == {c.participant_id for c in people}
 
-    # Shut down as on SIGTERM: uvicorn closes the connections, then the lifespan's exit
-    # runs RoomRegistry.close_all().
+    # Shut down as on SIGTERM: the rooms end first (everyone is told), then uvicorn closes
+    # the connections and runs the lifespan's exit.
     stopping = time.monotonic()
     await own.running.stop(within=30)
     recorded = stopping - recording_started
@@ -279,14 +291,7 @@ async def test_shutdown_mid_meeting_leaves_nothing_behind(own: Own, factory: Fac
     assert live.closed and not live.participants and not live.recorders
     assert all(peer.closed for peer in peers)
     assert [pc.connectionState for pc in pcs] == ["closed"] * len(pcs)
-    await none_left(
-        lambda: server_tasks(own.baseline, server_objects),
-        "server tasks still pending after shutdown",
-    )
-    await none_left(
-        lambda: sorted(port for port in our_sockets("udp").values() if port in ports),
-        "UDP sockets of the server's peers still open",
-    )
+    await server_let_go(own, server_objects, ports)
     await none_left(
         lambda: sorted(port for port in our_sockets("tcp").values() if port == http_port),
         "the server's TCP sockets still open",
@@ -360,11 +365,4 @@ async def test_shutdown_while_people_connect_leaves_nothing_behind(own: Own) -> 
     await own.running.stop(within=30)
 
     assert [pc.connectionState for pc in pcs] == ["closed"] * len(pcs)
-    await none_left(
-        lambda: server_tasks(own.baseline, server_objects),
-        "server tasks still pending after shutdown",
-    )
-    await none_left(
-        lambda: sorted(port for port in our_sockets("udp").values() if port in ports),
-        "UDP sockets of the server's peers still open",
-    )
+    await server_let_go(own, server_objects, ports)
