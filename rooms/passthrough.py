@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import functools
 import inspect
 import logging
 import queue
@@ -64,6 +65,14 @@ def check_seam() -> None:
         problems.append("RTCRtpReceiver._send_rtcp_pli(media_ssrc) changed its signature")
     if problems:
         raise SeamChangedError("; ".join(problems))
+
+
+@functools.cache
+def ensure_seam() -> None:
+    """``check_seam()`` once per process: reading aiortc's source takes milliseconds, and the
+    adapter is set up on the event loop for every track a join adds. (A failed check is not
+    cached: it raises again, every time.)"""
+    check_seam()
 
 
 # -- codec facts ----------------------------------------------------------------------------
@@ -140,7 +149,7 @@ class _PassthroughQueue(queue.Queue[Any]):
 def enable_passthrough(receiver: RTCRtpReceiver) -> None:
     """Make ``receiver.track.recv()`` yield encoded packets. Call from the "track" event,
     which aiortc emits before the receiver starts its decoder."""
-    check_seam()
+    ensure_seam()
     internals: Any = receiver  # name-mangled private attributes, checked by check_seam()
     if internals._RTCRtpReceiver__decoder_thread is not None:
         raise RuntimeError("enable_passthrough() must run before the receiver starts")
@@ -160,7 +169,7 @@ async def request_keyframe_from(receiver: RTCRtpReceiver) -> None:
 
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
     """Route PLI/FIR that ``sender`` receives to ``callback`` (the pack path ignores them)."""
-    check_seam()
+    ensure_seam()
     internals: Any = sender
     original = internals._send_keyframe
 
