@@ -14,6 +14,7 @@ import {
   resumeAudio,
 } from "./room/media.js";
 import { POOR, QualityMonitor } from "./room/quality.js";
+import { answer, socketUrl, take } from "./room/standby.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -66,8 +67,11 @@ const S = {
   welcomed: false, // the server has welcomed the current socket
   joined: false, // the person has tapped Join (the server knows, or is about to)
   joinedAt: null,
+  adopting: false, // taking over the standby connection from room/standby.js
   iceServers: config.ice_servers,
   chain: Promise.resolve(), // offers and candidates, one at a time, per peer connection
+  offersPending: 0, // offers on the chain not yet answered
+  afterAnswer: null, // what waits for them: a join tapped while an offer was being answered
   upstream: {},
   trackMap: {},
   announced: new WeakSet(), // remote tracks that fired ontrack on the current pc
@@ -100,7 +104,13 @@ const S = {
   lastError: "",
   pendingChats: [],
   unread: 0,
+  timeline: {}, // step -> Date.now() when this page first got there (the benchmark reads it)
 };
+
+function mark(step, at = Date.now()) {
+  if (!(step in S.timeline)) S.timeline[step] = at;
+}
+mark("script");
 
 // -- small DOM helpers (text only ever goes in through textContent) ------------------------
 
@@ -337,25 +347,49 @@ function send(message) {
   return true;
 }
 
-function socketUrl({ prejoin }) {
-  const url = new URL(config.ws_path, location.href);
-  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  if (prejoin) url.searchParams.set("prejoin", "1");
-  return url;
-}
-
 function connect({ prejoin = false } = {}) {
   clearTimeout(S.retryTimer);
   S.retryTimer = null;
-  const ws = new WebSocket(socketUrl({ prejoin }));
+  useSocket(new WebSocket(socketUrl(config.ws_path, { prejoin })), { prejoin });
+}
+
+/**
+ * Take over the standby connection that room/standby.js brought up while the page loaded:
+ * its socket, its peer connection with the first offer already answered, and the messages
+ * after those. Without one (it closed, or failed), stand by afresh.
+ */
+async function adoptStandby() {
+  S.adopting = true;
+  let early = null;
+  try {
+    early = await take();
+  } finally {
+    S.adopting = false;
+  }
+  if (["closed", "left"].includes(S.state)) {
+    early?.pc?.close();
+    early?.ws.close();
+    return;
+  }
+  if (!early) {
+    if (S.joined) connect(); // Join was tapped meanwhile
+    else connect({ prejoin: true });
+    return;
+  }
+  for (const [step, at] of Object.entries(early.timeline)) mark(step, at);
+  useSocket(early.ws, { prejoin: true, backlog: early.backlog, adopt: early });
+}
+
+function useSocket(ws, { prejoin, backlog = [], adopt = null }) {
   S.ws = ws;
   S.standby = prejoin;
   S.welcomed = false;
-  ws.addEventListener("open", () => {
+  const opened = () => {
+    mark("socket open");
     clearInterval(S.pingTimer);
     S.pingTimer = setInterval(() => send({ type: "ping" }), PING_MS);
-  });
-  ws.addEventListener("message", (event) => {
+  };
+  const received = (event) => {
     if (ws !== S.ws || typeof event.data !== "string") return;
     let message;
     try {
@@ -368,7 +402,12 @@ function connect({ prejoin = false } = {}) {
     } catch (err) {
       console.error("room message", message?.type, err);
     }
-  });
+  };
+  if (ws.readyState === WebSocket.OPEN) opened();
+  else ws.addEventListener("open", opened);
+  ws.addEventListener("message", received);
+  if (adopt?.welcome) onWelcome(adopt.welcome, adopt);
+  for (const event of backlog) received(event);
   ws.addEventListener("close", (event) => {
     if (ws !== S.ws) return; // a socket we replaced on purpose
     clearInterval(S.pingTimer);
@@ -442,7 +481,11 @@ function handle(message) {
       return undefined;
     case "offer": {
       const pc = S.pc;
-      S.chain = S.chain.then(() => answerOffer(pc, message)).catch((err) => offerFailed(pc, err));
+      S.offersPending += 1;
+      S.chain = S.chain
+        .then(() => answerOffer(pc, message))
+        .catch((err) => offerFailed(pc, err))
+        .finally(() => message.settled || offerSettled(pc)); // failed before answering
       return;
     }
     case "candidate": {
@@ -497,12 +540,15 @@ function onNotice(message) {
   }
 }
 
-function onWelcome(message) {
+/** `adopted`: the welcome was taken in by room/standby.js, with its peer and offer. */
+function onWelcome(message, adopted = null) {
+  mark("welcome");
   S.lastError = "";
   if (message.participant_id) S.participantId = message.participant_id;
   if (message.role) S.role = message.role;
   if (Array.isArray(message.ice_servers)) S.iceServers = message.ice_servers;
-  newPeerConnection(S.iceServers);
+  newPeerConnection(S.iceServers, adopted?.pc ?? null);
+  if (adopted?.offer) tookAnswered(adopted.offer);
   S.inLobby = false;
   S.callReady = false;
   if (message.joined === false) {
@@ -531,11 +577,13 @@ function dropStandby() {
   S.offered = false;
 }
 
-function newPeerConnection(iceServers) {
+function newPeerConnection(iceServers, existing = null) {
   closePeer();
-  const pc = new RTCPeerConnection({ iceServers: iceServers || [] });
+  const pc = existing ?? new RTCPeerConnection({ iceServers: iceServers || [] });
   S.pc = pc;
   S.chain = Promise.resolve();
+  S.offersPending = 0;
+  S.afterAnswer = null;
   S.upstream = {};
   S.trackMap = {};
   S.announced = new WeakSet();
@@ -547,19 +595,21 @@ function newPeerConnection(iceServers) {
   });
   pc.addEventListener("track", (event) => {
     if (pc !== S.pc) return;
-    const track = event.track;
-    S.announced.add(track);
-    const refresh = () => {
-      for (const tile of S.tiles.values()) if (tile.tracks.includes(track)) refreshTile(tile);
-    };
-    track.addEventListener("mute", refresh);
-    track.addEventListener("unmute", refresh);
-    track.addEventListener("ended", () => pc === S.pc && reconcileTracks());
+    S.announced.add(event.track);
+    watchTrack(pc, event.track);
     reconcileTracks();
+  });
+  // An adopted connection announced its tracks before these listeners were here.
+  for (const receiver of existing ? pc.getReceivers() : []) {
+    if (receiver.track) watchTrack(pc, receiver.track);
+  }
+  pc.addEventListener("iceconnectionstatechange", () => {
+    if (pc === S.pc && ["connected", "completed"].includes(pc.iceConnectionState)) mark("ice connected");
   });
   pc.addEventListener("connectionstatechange", () => {
     if (pc !== S.pc) return;
     const state = pc.connectionState;
+    if (state === "connected") mark("dtls connected");
     if (!S.joined) {
       if (state === "failed") dropStandby(); // Join will connect afresh
       return;
@@ -576,6 +626,22 @@ function newPeerConnection(iceServers) {
     }
   });
   S.quality = new QualityMonitor(pc, onQuality);
+}
+
+function watchTrack(pc, track) {
+  const refresh = () => {
+    for (const tile of S.tiles.values()) if (tile.tracks.includes(track)) refreshTile(tile);
+  };
+  track.addEventListener("mute", refresh);
+  track.addEventListener("unmute", refresh);
+  track.addEventListener("ended", () => pc === S.pc && reconcileTracks());
+}
+
+/** room/standby.js answered this offer on the connection just adopted. */
+function tookAnswered(offer) {
+  S.trackMap = offer.tracks && typeof offer.tracks === "object" ? offer.tracks : {};
+  S.upstream = offer.upstream && typeof offer.upstream === "object" ? offer.upstream : {};
+  S.offered = true;
 }
 
 function closePeer() {
@@ -598,19 +664,15 @@ async function answerOffer(pc, message) {
   // Set before setRemoteDescription: ontrack fires inside it and needs the mapping.
   S.trackMap = message.tracks && typeof message.tracks === "object" ? message.tracks : {};
   S.upstream = message.upstream && typeof message.upstream === "object" ? message.upstream : {};
-  await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
-  for (const tr of pc.getTransceivers()) {
-    if (tr.mid == null || tr.currentDirection === "stopped") continue;
-    const kind = tr.mid === S.upstream.audio ? "audio" : tr.mid === S.upstream.video ? "video" : null;
-    if (!kind) continue;
-    tr.direction = "sendonly";
-    const track = !S.joined || (kind === "video" && S.audioOnly) ? null : S.local[kind];
-    if (tr.sender.track !== track) await tr.sender.replaceTrack(track);
-  }
-  const answer = await pc.createAnswer();
-  await pc.setLocalDescription(answer);
+  mark("offer");
+  const sdp = await answer(pc, message, (kind) =>
+    !S.joined || (kind === "video" && S.audioOnly) ? null : S.local[kind],
+  );
   if (pc !== S.pc) return;
-  send({ type: "answer", sdp: pc.localDescription.sdp });
+  send({ type: "answer", sdp });
+  mark("answer sent");
+  message.settled = true;
+  offerSettled(pc);
   await capBitrate(upstreamSender("video"));
   reconcileTracks();
   S.offered = true;
@@ -623,6 +685,7 @@ async function answerOffer(pc, message) {
 function offerFailed(pc, err) {
   console.error("offer", err);
   if (pc !== S.pc) return;
+  S.afterAnswer = null; // the new connection joins on its welcome
   toast(t("The connection had a problem. Reconnecting…"));
   scheduleReconnect();
 }
@@ -665,7 +728,7 @@ function enterCall() {
   if (S.muted.audio || S.muted.video) send({ type: "mute", audio: S.muted.audio, video: S.muted.video });
   if (S.audioOnly) send({ type: "receive", video: false });
   showLocalVideo();
-  updateEmpty();
+  reconcileTracks();
 }
 
 // -- tiles --------------------------------------------------------------------------------
@@ -673,7 +736,9 @@ function enterCall() {
 /** Put every received track into its participant's tile; drop tiles nobody sends to. */
 function reconcileTracks() {
   const pc = S.pc;
-  if (!pc) return;
+  // Standing by, nothing is forwarded to us: a tile's <video> waiting for frames that cannot
+  // come would only hold back the page's load event. enterCall() makes the tiles.
+  if (!pc || !S.joined) return;
   const wanted = new Map();
   for (const tr of pc.getTransceivers()) {
     const mid = tr.mid;
@@ -1119,6 +1184,8 @@ function join() {
     joinStandby();
   } else if (S.standby && S.ws && S.ws.readyState <= WebSocket.OPEN) {
     // Still connecting: join as soon as the server has welcomed us (onWelcome).
+  } else if (S.adopting) {
+    // The standby connection is being taken over: its welcome joins (onWelcome).
   } else {
     dropStandby();
     S.standby = false;
@@ -1129,9 +1196,29 @@ function join() {
 /** The connection made while standing by is up: say we are in, then start sending. */
 function joinStandby() {
   S.standby = false;
+  // An offer is being answered: join right after the answer. The server reads a socket's
+  // messages one at a time and records the join and the consents first, so an answer behind
+  // them would hold up ICE and DTLS, which can run meanwhile.
+  if (S.offersPending > 0) S.afterAnswer = sendJoin;
+  else sendJoin();
+}
+
+function sendJoin() {
   send({ type: "join" });
+  mark("join sent");
   sendConsent();
   attachUpstream();
+}
+
+/** Called once per offer, when its answer has gone out (or it failed). */
+function offerSettled(pc) {
+  if (pc !== S.pc) return; // a new connection has its own count (newPeerConnection)
+  S.offersPending = Math.max(0, S.offersPending - 1);
+  if (S.offersPending === 0 && S.afterAnswer) {
+    const then = S.afterAnswer;
+    S.afterAnswer = null;
+    then();
+  }
 }
 
 async function attachUpstream() {
@@ -1271,6 +1358,11 @@ window.room = {
   get joinedAt() {
     return S.joinedAt;
   },
+  // Step -> Date.now() when this page first got there (script, socket open, welcome, offer,
+  // answer sent, ice connected, dtls connected, join sent), for the benchmark's timeline.
+  get timeline() {
+    return { ...S.timeline };
+  },
   // mid -> {participant_id, kind}, from the last offer: whose media each transceiver carries.
   get tracks() {
     return { ...S.trackMap };
@@ -1317,7 +1409,7 @@ if (config.room_status === "closed") {
     console.error("media", err);
     $("media-error").textContent = explainMediaError(err, null);
   });
-  connect({ prejoin: true });
+  adoptStandby();
   // The next thing to do has the focus: the consent box, or Join (Enter joins).
   const consent = $("consent-online");
   (consent && !consent.checked ? consent : $("join")).focus({ preventScroll: true });

@@ -503,3 +503,61 @@ async def test_party_reconnects_after_losing_the_socket(
     assert await party.evaluate("window.room.state") == "in-call"
     await assert_flowing({"party": (party, [m]), "host": (host, [a])}, within=10.0)
     assert await party.evaluate("window.room.ws.readyState") == 1
+
+
+# The head's standby socket fails to open (its first WebSocket throws): room.js stands by on
+# its own, the fallback.
+_NO_EARLY_SOCKET_JS = """
+const RealWebSocket = window.WebSocket;
+window.WebSocket = function () {
+  window.WebSocket = RealWebSocket;
+  throw new Error("no socket from the head, for this test");
+};
+"""
+
+
+@pytest.mark.parametrize("early", [True, False], ids=["head-socket", "room-js-socket"])
+async def test_standing_by_in_an_open_meeting(
+    live_server: LiveServer, new_context: Contexts, make_mediator: MakeStaff, early: bool
+) -> None:
+    """In a room that admits by itself, the page connects while the person checks their
+    camera: the connection is up before Join, yet nothing is forwarded, no tile is made and
+    the page finishes loading; Join then brings the mediator's video over that connection.
+    Either from the socket the page's head opened (answered by room/standby.js), or, without
+    it, from the one room.js opens."""
+    setup = await prepare(live_server, make_mediator, auto_admit=True)
+    m, a = setup.mediator, setup.applicant
+    host = await host_joins(new_context, live_server, setup)
+    context = await media_context(new_context, live_server)
+    if not early:
+        await context.add_init_script(_NO_EARLY_SOCKET_JS)
+    page = await context.new_page()
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    # goto waits for the load event: tiles waiting for frames that cannot come held it back.
+    await page.goto(setup.links[a], timeout=STATE_SECONDS * 1000)
+    await page.wait_for_url(setup.room_url)
+    await page.wait_for_function(
+        "() => window.room && window.room.pc && window.room.pc.connectionState === 'connected'",
+        timeout=STATE_SECONDS * 1000,
+    )
+    assert await page.evaluate("[window.room.state, window.room.standby]") == ["prejoin", True]
+    assert await page.evaluate("document.readyState") == "complete"
+    senders = await page.evaluate("Object.values(window.room.tracks).map(t => t.participant_id)")
+    assert set(senders) == {m}, senders  # offered the mediator's media, gates shut
+    await asyncio.sleep(SETTLE_SECONDS)
+    decoded = [e for e in await inbound_entries(page) if e["frames"] > 0 or e["energy"] > 0]
+    assert decoded == [], f"media reached a page standing by: {decoded}"
+    assert await page.get_by_test_id(f"tile-{m}").count() == 0
+    steps = await page.evaluate("Object.keys(window.room.timeline)")
+    assert {"socket open", "welcome", "offer", "answer sent"} <= set(steps), steps
+    standby_pc = await page.evaluate_handle("window.room.pc")
+
+    await page.get_by_test_id("consent-online").check()
+    await page.get_by_test_id("join").click()
+    await wait_state(page, "in-call")
+    await first_frame(page, m, within=FLOW_SECONDS)
+    assert await page.evaluate("pc => window.room.pc === pc", standby_pc)
+    assert len(sockets) == 1 and sockets[0].endswith("?prejoin=1"), sockets
+    await expect(page.get_by_test_id(f"video-{m}")).to_have_js_property("paused", False)
+    await assert_flowing({"party": (page, [m]), "host": (host, [a])})

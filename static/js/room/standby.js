@@ -1,0 +1,147 @@
+// The standby connection, brought up while the room page is still loading.
+//
+// The page's head opens the standby socket (room.html, `window.earlySocket`) and loads this
+// module on its own (`async`), so it runs as soon as it has arrived, before the document is
+// parsed and long before room.js. It makes the peer connection on the server's welcome and
+// answers the server's first offer, with nothing to send yet: ICE and DTLS then run while
+// the page loads. room.js imports this same module instance and takes the connection over
+// with take(); from then on room.js alone handles the socket.
+// No DOM and no user-facing strings here: this runs before either exists.
+
+/** The WebSocket URL of a room's signalling path. */
+export function socketUrl(wsPath, { prejoin }) {
+  const url = new URL(wsPath, location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  if (prejoin) url.searchParams.set("prejoin", "1");
+  return url;
+}
+
+/**
+ * Answer a server offer (the server always offers): our microphone and camera go out on the
+ * transceivers the offer names in `upstream`, each with the track `localTrack(kind)` (null
+ * sends nothing yet); every other transceiver receives someone's media. Resolves to the SDP.
+ */
+export async function answer(pc, offer, localTrack) {
+  const upstream = offer.upstream && typeof offer.upstream === "object" ? offer.upstream : {};
+  await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+  for (const tr of pc.getTransceivers()) {
+    if (tr.mid == null || tr.currentDirection === "stopped") continue;
+    const kind = tr.mid === upstream.audio ? "audio" : tr.mid === upstream.video ? "video" : null;
+    if (!kind) continue;
+    tr.direction = "sendonly";
+    const track = localTrack(kind);
+    if (tr.sender.track !== track) await tr.sender.replaceTrack(track);
+  }
+  await pc.setLocalDescription(await pc.createAnswer());
+  return pc.localDescription.sdp;
+}
+
+const early = {
+  ws: null,
+  pc: null,
+  welcome: null, // the server's welcome, once it came
+  offer: null, // the offer answered here
+  backlog: [], // messages left for room.js, in order
+  timeline: {}, // step -> Date.now(), merged into room.js's timeline
+  busy: Promise.resolve(), // the answer under way
+  taken: false,
+  failed: false,
+  socket: null, // what the head left in window.earlySocket
+  sendCandidate: null,
+  receive: null,
+};
+
+function send(message) {
+  if (early.ws?.readyState === WebSocket.OPEN) early.ws.send(JSON.stringify(message));
+}
+
+function fail(err) {
+  // Whatever went wrong, room.js starts afresh (a new socket) when it takes over.
+  console.warn("standby", err);
+  early.failed = true;
+}
+
+/** Consume the welcome and the first offer; anything else is room.js's, in order. */
+function consume(event) {
+  if (early.taken || early.failed || early.backlog.length || typeof event.data !== "string") {
+    early.backlog.push(event);
+    return;
+  }
+  let message;
+  try {
+    message = JSON.parse(event.data);
+  } catch {
+    early.backlog.push(event);
+    return;
+  }
+  if (message.type === "welcome" && !early.welcome && message.joined === false) {
+    early.welcome = message;
+    early.timeline.welcome = Date.now();
+    try {
+      early.pc = new RTCPeerConnection({ iceServers: message.ice_servers || [] });
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    early.sendCandidate = (e) => {
+      const c = e.candidate;
+      if (c && c.candidate) {
+        send({ type: "candidate", candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
+      }
+    };
+    early.pc.addEventListener("icecandidate", early.sendCandidate);
+  } else if (message.type === "offer" && early.pc && !early.offer) {
+    early.offer = message;
+    early.timeline.offer = Date.now();
+    early.busy = answer(early.pc, message, () => null)
+      .then((sdp) => {
+        send({ type: "answer", sdp });
+        early.timeline["answer sent"] = Date.now();
+      })
+      .catch(fail);
+  } else {
+    early.backlog.push(event);
+  }
+}
+
+function start() {
+  const socket = window.earlySocket;
+  window.earlySocket = null;
+  if (!socket || socket.ws.readyState > WebSocket.OPEN) return;
+  early.ws = socket.ws;
+  early.socket = socket;
+  socket.ws.removeEventListener("message", socket.buffer);
+  early.receive = consume;
+  socket.ws.addEventListener("message", early.receive);
+  for (const event of socket.messages) consume(event);
+}
+
+/**
+ * Hand the standby connection to room.js, once any answer under way has gone out: the open
+ * socket, its peer connection (null before the welcome), the welcome and the offer answered
+ * here (or null), and the messages that came after them, to be handled in order. Null when
+ * there is nothing usable (no early socket, it closed, or something failed): connect afresh.
+ */
+export async function take() {
+  early.taken = true;
+  await early.busy;
+  const { ws, pc } = early;
+  if (early.socket?.openedAt) early.timeline["socket open"] = early.socket.openedAt;
+  if (ws) ws.removeEventListener("message", early.receive);
+  if (pc && early.sendCandidate) pc.removeEventListener("icecandidate", early.sendCandidate);
+  if (!ws || early.failed || ws.readyState > WebSocket.OPEN) {
+    pc?.close();
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
+    return null;
+  }
+  return {
+    ws,
+    pc,
+    welcome: early.welcome,
+    offer: early.offer,
+    backlog: early.backlog,
+    timeline: { ...early.timeline },
+  };
+}
+
+start();
