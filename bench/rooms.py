@@ -141,6 +141,17 @@ async (timeoutMs) => {
       mark("first video packet", packets > 0);
       if (decoded > 0) {
         mark("first frame decoded", true);
+        // The page's own steps (room.timeline) and its navigation timing, for the breakdown.
+        for (const [name, at] of Object.entries(room.timeline || {})) {
+          if (!(name in seen)) seen[name] = at;
+        }
+        const nav = performance.getEntriesByType("navigation")[0];
+        if (nav) {
+          const at = (ms) => Math.round(performance.timeOrigin + ms);
+          seen["join link answered"] = at(nav.redirectEnd || nav.fetchStart);
+          seen["room html received"] = at(nav.responseEnd);
+          seen["html parsed"] = at(nav.domInteractive);
+        }
         return seen;
       }
     }
@@ -616,13 +627,25 @@ def verdict(ok: bool) -> str:
 
 
 JOIN_STEPS = (
+    "join link answered",
+    "room html received",
+    "html parsed",
+    "script",
     "room page loaded",
+    "socket open",
+    "welcome",
+    "offer",
+    "answer sent",
     "join tapped",
+    "join sent",
+    "ice connected",
+    "dtls connected",
     "in call",
     "connected",
     "own camera ready",
     "first video packet",
     "first frame decoded",
+    "load event",
 )
 
 
@@ -656,6 +679,13 @@ async def join_trial(
         if not seen:
             return None
         stamps.update({name: ms / 1000.0 for name, ms in seen.items()})
+        # The load event (images, the favicon) holds up nobody's Join, but must not hang.
+        await page.wait_for_load_state("load")
+        load_end = await page.evaluate(
+            "() => performance.timeOrigin"
+            " + performance.getEntriesByType('navigation')[0].loadEventEnd"
+        )
+        stamps["load event"] = load_end / 1000.0
         # Leave on purpose (a 1000 close), so that the next trial is a fresh join.
         with contextlib.suppress(PlaywrightError):
             await page.get_by_test_id("leave").click(timeout=5000)
