@@ -68,6 +68,7 @@ const S = {
   joined: false, // the person has tapped Join (the server knows, or is about to)
   joinedAt: null,
   adopting: false, // taking over the standby connection from room/standby.js
+  awaitingJoined: false, // sent `join` on a standby connection; its `joined` says where to
   iceServers: config.ice_servers,
   chain: Promise.resolve(), // offers and candidates, one at a time, per peer connection
   offersPending: 0, // offers on the chain not yet answered
@@ -408,6 +409,9 @@ function useSocket(ws, { prejoin, backlog = [], adopt = null }) {
   ws.addEventListener("message", received);
   if (adopt?.welcome) onWelcome(adopt.welcome, adopt);
   for (const event of backlog) received(event);
+  // Join tapped while the connection was being taken over: join now that an offer from the
+  // backlog, if any, is counted (and so answered first).
+  if (adopt?.welcome && S.joined && S.standby && S.welcomed && ws === S.ws) joinStandby();
   ws.addEventListener("close", (event) => {
     if (ws !== S.ws) return; // a socket we replaced on purpose
     clearInterval(S.pingTimer);
@@ -430,6 +434,7 @@ function useSocket(ws, { prejoin, backlog = [], adopt = null }) {
 function detachSocket() {
   const ws = S.ws;
   S.ws = null;
+  S.afterAnswer = null; // a join deferred for this socket's answer is not another's
   clearInterval(S.pingTimer);
   if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
 }
@@ -469,11 +474,13 @@ function handle(message) {
       S.attempts = 0;
       S.inLobby = true;
       S.callReady = false;
-      // Stood by before joining: the server let that peer go, and offers a new one on
-      // admission.
-      if (S.offered) newPeerConnection(S.iceServers);
+      S.awaitingJoined = false;
+      // Stood by before joining: the server let that peer go (even one whose offer we are
+      // still answering), and offers a new one on admission.
+      if (S.offered || S.offersPending > 0) newPeerConnection(S.iceServers);
       return setState("lobby");
     case "joined":
+      S.awaitingJoined = false;
       if (message.admitted) {
         S.inLobby = false;
         enterCall();
@@ -553,7 +560,8 @@ function onWelcome(message, adopted = null) {
   S.callReady = false;
   if (message.joined === false) {
     S.welcomed = true;
-    if (S.joined) joinStandby(); // Join was tapped while the socket was opening
+    // Join was tapped while the socket was opening (useSocket does it for an adopted one).
+    if (S.joined && !adopted) joinStandby();
     return; // standing by: still on the device check
   }
   sendConsent();
@@ -584,6 +592,7 @@ function newPeerConnection(iceServers, existing = null) {
   S.chain = Promise.resolve();
   S.offersPending = 0;
   S.afterAnswer = null;
+  S.awaitingJoined = false;
   S.upstream = {};
   S.trackMap = {};
   S.announced = new WeakSet();
@@ -599,10 +608,13 @@ function newPeerConnection(iceServers, existing = null) {
     watchTrack(pc, event.track);
     reconcileTracks();
   });
-  // An adopted connection announced its tracks before these listeners were here.
+  // An adopted connection announced its tracks, and may have connected, before these
+  // listeners were here (room/standby.js hands over no connection that failed).
   for (const receiver of existing ? pc.getReceivers() : []) {
     if (receiver.track) watchTrack(pc, receiver.track);
   }
+  if (existing && ["connected", "completed"].includes(pc.iceConnectionState)) mark("ice connected");
+  if (existing && pc.connectionState === "connected") mark("dtls connected");
   pc.addEventListener("iceconnectionstatechange", () => {
     if (pc === S.pc && ["connected", "completed"].includes(pc.iceConnectionState)) mark("ice connected");
   });
@@ -672,12 +684,13 @@ async function answerOffer(pc, message) {
   send({ type: "answer", sdp });
   mark("answer sent");
   message.settled = true;
+  S.offered = true;
   offerSettled(pc);
   await capBitrate(upstreamSender("video"));
   reconcileTracks();
-  S.offered = true;
-  if (!S.joined) return; // standing by
-  // The server makes our peer (and so offers) only once we are let in.
+  // Standing by, or joined on the standby connection: the server's `joined` says whether we
+  // are let in. Otherwise the server makes our peer (and so offers) only once we are.
+  if (!S.joined || S.awaitingJoined || pc !== S.pc) return;
   S.inLobby = false;
   enterCall();
 }
@@ -685,7 +698,8 @@ async function answerOffer(pc, message) {
 function offerFailed(pc, err) {
   console.error("offer", err);
   if (pc !== S.pc) return;
-  S.afterAnswer = null; // the new connection joins on its welcome
+  if (!S.joined) return dropStandby(); // Join will connect afresh
+  S.afterAnswer = null; // a fresh socket (scheduleReconnect) joins as it opens
   toast(t("The connection had a problem. Reconnecting…"));
   scheduleReconnect();
 }
@@ -1185,7 +1199,8 @@ function join() {
   } else if (S.standby && S.ws && S.ws.readyState <= WebSocket.OPEN) {
     // Still connecting: join as soon as the server has welcomed us (onWelcome).
   } else if (S.adopting) {
-    // The standby connection is being taken over: its welcome joins (onWelcome).
+    // The standby connection is being taken over: adoptStandby() joins on it, or on a
+    // fresh socket if there is none.
   } else {
     dropStandby();
     S.standby = false;
@@ -1204,8 +1219,9 @@ function joinStandby() {
 }
 
 function sendJoin() {
-  send({ type: "join" });
+  if (!send({ type: "join" })) return; // the socket went: its close handler reconnects
   mark("join sent");
+  S.awaitingJoined = true;
   sendConsent();
   attachUpstream();
 }

@@ -1,11 +1,12 @@
 // The standby connection, brought up while the room page is still loading.
 //
 // The page's head opens the standby socket (room.html, `window.earlySocket`) and loads this
-// module on its own (`async`), so it runs as soon as it has arrived, before the document is
-// parsed and long before room.js. It makes the peer connection on the server's welcome and
-// answers the server's first offer, with nothing to send yet: ICE and DTLS then run while
-// the page loads. room.js imports this same module instance and takes the connection over
-// with take(); from then on room.js alone handles the socket.
+// module on its own (`async`), so it runs once it has arrived, without waiting for the
+// document to be parsed as room.js does (whichever loads it first, it is evaluated once).
+// It makes the peer connection on the server's welcome and answers the server's first offer,
+// with nothing to send yet: ICE and DTLS then run while the page loads. room.js imports this
+// same module instance and takes the connection over with take(); from then on room.js alone
+// handles the socket.
 // No DOM and no user-facing strings here: this runs before either exists.
 
 /** The WebSocket URL of a room's signalling path. */
@@ -90,6 +91,15 @@ function consume(event) {
       }
     };
     early.pc.addEventListener("icecandidate", early.sendCandidate);
+    const pc = early.pc;
+    pc.addEventListener("iceconnectionstatechange", () => {
+      if (["connected", "completed"].includes(pc.iceConnectionState)) {
+        early.timeline["ice connected"] ??= Date.now();
+      }
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc.connectionState === "connected") early.timeline["dtls connected"] ??= Date.now();
+    });
   } else if (message.type === "offer" && early.pc && !early.offer) {
     early.offer = message;
     early.timeline.offer = Date.now();
@@ -129,12 +139,7 @@ export async function take() {
   if (early.socket?.openedAt) early.timeline["socket open"] = early.socket.openedAt;
   if (ws) ws.removeEventListener("message", early.receive);
   if (pc && early.sendCandidate) pc.removeEventListener("icecandidate", early.sendCandidate);
-  if (!ws || early.failed || ws.readyState > WebSocket.OPEN) {
-    pc?.close();
-    if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
-    return null;
-  }
-  return {
+  const handover = {
     ws,
     pc,
     welcome: early.welcome,
@@ -142,6 +147,16 @@ export async function take() {
     backlog: early.backlog,
     timeline: { ...early.timeline },
   };
+  // Let go of it all here: room.js owns it now, or nobody does.
+  Object.assign(early, { ws: null, pc: null, socket: null, backlog: [], welcome: null, offer: null });
+  // A socket that closed (a refusal, or a meeting that ended meanwhile) is stood by again
+  // afresh by room.js, which then meets the refusal itself; a failed connection likewise.
+  if (!ws || early.failed || ws.readyState > WebSocket.OPEN || pc?.connectionState === "failed") {
+    pc?.close();
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
+    return null;
+  }
+  return handover;
 }
 
 start();
