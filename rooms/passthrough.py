@@ -234,7 +234,11 @@ class ForwardedTrack(MediaStreamTrack):
         if self._need_keyframe:
             if not packet.is_keyframe:
                 if self._started:
-                    self._fanout.request_keyframe()
+                    # A newcomer (nothing forwarded yet) keeps asking at the newcomer's pace:
+                    # a publisher ignores a request that comes too soon after another one
+                    # (libwebrtc takes one per 300 ms) and sometimes one with no such reason,
+                    # and until the keyframe comes the newcomer sees nothing.
+                    self._fanout.request_keyframe(urgent=self.forwarded == 0)
                 return
             self._need_keyframe = False
         if packet.is_keyframe and not self._started and self.kind == "video":

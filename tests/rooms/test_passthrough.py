@@ -241,6 +241,26 @@ async def test_a_stale_keyframe_is_not_sent_as_a_backlog() -> None:
     assert bytes(await asyncio.wait_for(receiving, 1)) == b"new"
 
 
+async def test_a_newcomer_waiting_for_its_keyframe_keeps_asking() -> None:
+    """Started without a keyframe, a subscriber asks at the newcomer's pace on every frame
+    until one comes (a publisher may ignore a request); one that has had its picture and
+    falls behind asks at the ordinary pace."""
+    fanout = _Fanout()
+    track = fanout.subscribe()
+    receiving = asyncio.ensure_future(track.recv())
+    await asyncio.sleep(0)
+    assert fanout.requests == [True]  # the sender started: nothing fresh to start from
+    for name in (b"d1", b"d2", b"d3"):
+        track.push(_frame(name, key=False))
+    assert fanout.requests == [True] * 4  # each frame without a keyframe asks again, urgently
+    track.push(_frame(b"k", key=True))
+    assert bytes(await asyncio.wait_for(receiving, 1)) == b"k"
+    # Falling behind (the queue overflows) starts again from a keyframe, asked for as usual.
+    for i in range(passthrough.ForwardedTrack.MAX_QUEUE["video"] + 2):
+        track.push(_frame(b"d%d" % i, key=False))
+    assert fanout.requests[4:] and not any(fanout.requests[4:])
+
+
 def test_the_aioice_consent_seam_is_where_peer_close_expects_it() -> None:
     """Peer.close() disarms aioice's consent checks through an internal (pinned version)."""
     import inspect
