@@ -14,7 +14,7 @@ import {
   resumeAudio,
 } from "./room/media.js";
 import { POOR, QualityMonitor } from "./room/quality.js";
-import { answer, socketUrl, take } from "./room/standby.js";
+import { answer, candidateMessage, offerMaps, socketUrl, take } from "./room/standby.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -489,10 +489,7 @@ function handle(message) {
     case "offer": {
       const pc = S.pc;
       S.offersPending += 1;
-      S.chain = S.chain
-        .then(() => answerOffer(pc, message))
-        .catch((err) => offerFailed(pc, err))
-        .finally(() => message.settled || offerSettled(pc)); // failed before answering
+      S.chain = S.chain.then(() => answerOffer(pc, message)).catch((err) => offerFailed(pc, err));
       return;
     }
     case "candidate": {
@@ -598,9 +595,8 @@ function newPeerConnection(iceServers, existing = null) {
   S.announced = new WeakSet();
   S.offered = false;
   pc.addEventListener("icecandidate", (event) => {
-    const c = event.candidate;
-    if (pc !== S.pc || !c || !c.candidate) return;
-    send({ type: "candidate", candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
+    const message = candidateMessage(event.candidate);
+    if (pc === S.pc && message) send(message);
   });
   pc.addEventListener("track", (event) => {
     if (pc !== S.pc) return;
@@ -608,13 +604,11 @@ function newPeerConnection(iceServers, existing = null) {
     watchTrack(pc, event.track);
     reconcileTracks();
   });
-  // An adopted connection announced its tracks, and may have connected, before these
-  // listeners were here (room/standby.js hands over no connection that failed).
+  // An adopted connection announced its tracks before these listeners were here (its
+  // timeline so far comes with it; room/standby.js hands over no connection that failed).
   for (const receiver of existing ? pc.getReceivers() : []) {
     if (receiver.track) watchTrack(pc, receiver.track);
   }
-  if (existing && ["connected", "completed"].includes(pc.iceConnectionState)) mark("ice connected");
-  if (existing && pc.connectionState === "connected") mark("dtls connected");
   pc.addEventListener("iceconnectionstatechange", () => {
     if (pc === S.pc && ["connected", "completed"].includes(pc.iceConnectionState)) mark("ice connected");
   });
@@ -651,8 +645,7 @@ function watchTrack(pc, track) {
 
 /** room/standby.js answered this offer on the connection just adopted. */
 function tookAnswered(offer) {
-  S.trackMap = offer.tracks && typeof offer.tracks === "object" ? offer.tracks : {};
-  S.upstream = offer.upstream && typeof offer.upstream === "object" ? offer.upstream : {};
+  ({ tracks: S.trackMap, upstream: S.upstream } = offerMaps(offer));
   S.offered = true;
 }
 
@@ -672,20 +665,19 @@ function upstreamSender(kind) {
 }
 
 async function answerOffer(pc, message) {
-  if (!pc || pc !== S.pc || pc.signalingState === "closed") return;
+  if (!pc || pc !== S.pc || pc.signalingState === "closed") return offerSettled(pc);
   // Set before setRemoteDescription: ontrack fires inside it and needs the mapping.
-  S.trackMap = message.tracks && typeof message.tracks === "object" ? message.tracks : {};
-  S.upstream = message.upstream && typeof message.upstream === "object" ? message.upstream : {};
+  ({ tracks: S.trackMap, upstream: S.upstream } = offerMaps(message));
   mark("offer");
+  // If this throws, offerFailed() replaces the connection, and with it the count of offers.
   const sdp = await answer(pc, message, (kind) =>
     !S.joined || (kind === "video" && S.audioOnly) ? null : S.local[kind],
   );
-  if (pc !== S.pc) return;
+  if (pc !== S.pc) return; // replaced meanwhile: the new connection has its own count
   send({ type: "answer", sdp });
   mark("answer sent");
-  message.settled = true;
   S.offered = true;
-  offerSettled(pc);
+  offerSettled(pc); // a join waiting for this answer goes now, before the rest below
   await capBitrate(upstreamSender("video"));
   reconcileTracks();
   // Standing by, or joined on the standby connection: the server's `joined` says whether we
@@ -1226,7 +1218,7 @@ function sendJoin() {
   attachUpstream();
 }
 
-/** Called once per offer, when its answer has gone out (or it failed). */
+/** Called once per offer of the current connection, when its answer has gone out. */
 function offerSettled(pc) {
   if (pc !== S.pc) return; // a new connection has its own count (newPeerConnection)
   S.offersPending = Math.max(0, S.offersPending - 1);

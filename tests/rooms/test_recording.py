@@ -122,15 +122,16 @@ async def _start_recording(meeting: Meeting, app: Any) -> list[recording.Partici
     return recorders
 
 
-async def _consented(mediator: Client, applicant: Client) -> None:
+async def _consented(mediator: Client, party: Client) -> None:
+    """Until the host's list shows the party's consent to recording."""
     await eventually(
         lambda: any(
             p["consents"]["recording"]
             for m in mediator.of_type("participants")
             for p in m["participants"]
-            if p["id"] == applicant.participant_id
+            if p["id"] == party.participant_id
         ),
-        what="the applicant's consent to recording",
+        what=f"{party.participant_id}'s consent to recording",
     )
 
 

@@ -30,6 +30,7 @@ from service.storage import ContentStore
 from tests.conftest import Database, Factory, Made, Serving, make_settings, serving
 from tests.rooms.conftest import Meeting, eventually
 from tests.rooms.test_media import flowing
+from tests.rooms.test_recording import _consented
 
 WATCHED = ("rooms", "aiortc", "aioice")  # the packages whose tasks must not outlive shutdown
 
@@ -243,15 +244,7 @@ async def test_shutdown_mid_meeting_leaves_nothing_behind(own: Own, factory: Fac
             if receiver is not sender:
                 await flowing(receiver, sender.participant_id, "video", more_than=5)
     for party in parties:
-        await eventually(
-            lambda party=party: any(
-                p["consents"]["recording"]
-                for m in mediator.of_type("participants")
-                for p in m["participants"]
-                if p["id"] == party.participant_id
-            ),
-            what=f"{party.participant_id}'s consent to recording",
-        )
+        await _consented(mediator, party)
     r = await meeting.api("POST", f"/api/rooms/{room_id}/recording", json={"action": "start"})
     assert r.status_code == 200 and r.json() == {"on": True}, r.text
     recording_started = time.monotonic()

@@ -18,12 +18,28 @@ export function socketUrl(wsPath, { prejoin }) {
 }
 
 /**
+ * What an offer says beyond its SDP: `tracks` (mid -> {participant_id, kind}: whose media each
+ * transceiver carries) and `upstream` (kind -> the mid on which we send our own).
+ */
+export function offerMaps(offer) {
+  const object = (value) => (value && typeof value === "object" ? value : {});
+  return { tracks: object(offer.tracks), upstream: object(offer.upstream) };
+}
+
+/** The `candidate` message for one of our ICE candidates (null for none to send). */
+export function candidateMessage(candidate) {
+  if (!candidate || !candidate.candidate) return null;
+  const { sdpMid, sdpMLineIndex } = candidate;
+  return { type: "candidate", candidate: candidate.candidate, sdpMid, sdpMLineIndex };
+}
+
+/**
  * Answer a server offer (the server always offers): our microphone and camera go out on the
  * transceivers the offer names in `upstream`, each with the track `localTrack(kind)` (null
  * sends nothing yet); every other transceiver receives someone's media. Resolves to the SDP.
  */
 export async function answer(pc, offer, localTrack) {
-  const upstream = offer.upstream && typeof offer.upstream === "object" ? offer.upstream : {};
+  const { upstream } = offerMaps(offer);
   await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
   for (const tr of pc.getTransceivers()) {
     if (tr.mid == null || tr.currentDirection === "stopped") continue;
@@ -48,9 +64,13 @@ const early = {
   taken: false,
   failed: false,
   socket: null, // what the head left in window.earlySocket
-  sendCandidate: null,
-  receive: null,
+  listeners: [], // [target, type, listener] to remove when room.js takes over
 };
+
+function listen(target, type, listener) {
+  target.addEventListener(type, listener);
+  early.listeners.push([target, type, listener]);
+}
 
 function send(message) {
   if (early.ws?.readyState === WebSocket.OPEN) early.ws.send(JSON.stringify(message));
@@ -84,20 +104,17 @@ function consume(event) {
       fail(err);
       return;
     }
-    early.sendCandidate = (e) => {
-      const c = e.candidate;
-      if (c && c.candidate) {
-        send({ type: "candidate", candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
-      }
-    };
-    early.pc.addEventListener("icecandidate", early.sendCandidate);
     const pc = early.pc;
-    pc.addEventListener("iceconnectionstatechange", () => {
+    listen(pc, "icecandidate", (e) => {
+      const message = candidateMessage(e.candidate);
+      if (message) send(message);
+    });
+    listen(pc, "iceconnectionstatechange", () => {
       if (["connected", "completed"].includes(pc.iceConnectionState)) {
         early.timeline["ice connected"] ??= Date.now();
       }
     });
-    pc.addEventListener("connectionstatechange", () => {
+    listen(pc, "connectionstatechange", () => {
       if (pc.connectionState === "connected") early.timeline["dtls connected"] ??= Date.now();
     });
   } else if (message.type === "offer" && early.pc && !early.offer) {
@@ -121,8 +138,7 @@ function start() {
   early.ws = socket.ws;
   early.socket = socket;
   socket.ws.removeEventListener("message", socket.buffer);
-  early.receive = consume;
-  socket.ws.addEventListener("message", early.receive);
+  listen(socket.ws, "message", consume);
   for (const event of socket.messages) consume(event);
 }
 
@@ -137,8 +153,8 @@ export async function take() {
   await early.busy;
   const { ws, pc } = early;
   if (early.socket?.openedAt) early.timeline["socket open"] = early.socket.openedAt;
-  if (ws) ws.removeEventListener("message", early.receive);
-  if (pc && early.sendCandidate) pc.removeEventListener("icecandidate", early.sendCandidate);
+  for (const [target, type, listener] of early.listeners) target.removeEventListener(type, listener);
+  early.listeners = [];
   const handover = {
     ws,
     pc,
