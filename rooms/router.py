@@ -274,6 +274,12 @@ async def room_page(
         "is_party": identity.party_id is not None,
         "consents": consents,
     }
+    ice_servers = settings_of(request).rtc.ice_servers
+    # The standby connection's offer comes with the page, so that the browser answers it
+    # while the page loads (see LiveRoom.prepare).
+    prepared = None
+    if room.status != RoomStatus.closed:
+        prepared = await registry_of(request.app).get_or_create(room).prepare(identity)
     return pages.render(
         request,
         "room.html",
@@ -282,7 +288,8 @@ async def room_page(
         case=case,
         me=me,
         ws_path=f"/api/rooms/{room.id}/signal",
-        ice_servers=settings_of(request).rtc.ice_servers,
+        ice_servers=ice_servers,
+        prepared={**prepared, "ice_servers": ice_servers} if prepared else None,
     )
 
 
@@ -333,7 +340,7 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
         await _refuse(websocket, 4403, _detail(websocket, refused))
         return
     try:
-        async with unit_of_work(app.state.sessionmaker) as session:
+        async with unit_of_work(app.state.sessionmaker, read_only=True) as session:
             principal = await load_principal(session, token) if token else None
             if principal is None:
                 raise NotAuthenticated("Sign in first (or open your join link again).")
@@ -351,7 +358,9 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
     prejoin = websocket.query_params.get("prejoin") == "1"
     try:
         if prejoin:  # standing by until a join message (see rooms/signaling.py)
-            participant = await live.stand_by(identity, transport)
+            token = websocket.query_params.get("standby")
+            claimed = await live.claim(identity, token, transport) if token else None
+            participant = claimed or await live.stand_by(identity, transport)
         else:
             participant = await live.join(identity, transport)
     except MediationError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,6 +73,8 @@ class Participant:
     consents_recorded: bool = False
     grace: asyncio.TimerHandle | None = None
     answer_timer: asyncio.TimerHandle | None = None
+    # A standby prepared with the room page: the page's socket claims it with this token.
+    token: str | None = None
 
     @property
     def id(self) -> str:
@@ -185,6 +188,13 @@ class LiveRoom:
 
     # -- joining and leaving ------------------------------------------------------------------
 
+    def _goes_straight_in(self, identity: Identity) -> bool:
+        """Whether Join leads into the meeting rather than to the lobby. Only then is a media
+        connection made before Join: the lobby has no peer, and an offer would tell someone
+        not yet let in who is in the meeting."""
+        earlier = self.participants.get(identity.participant_id)
+        return identity.is_host or self.auto_admit or (earlier is not None and earlier.admitted)
+
     async def stand_by(self, identity: Identity, transport: Transport) -> Participant:
         """A connection that is not in the meeting yet (the person is checking their camera):
         welcome it and connect its media at once, with every gate shut, so that joining
@@ -196,11 +206,58 @@ class LiveRoom:
             standby = Participant(identity=identity, transport=transport)
             self.standbys.append(standby)
             await self._welcome(standby, joined=False)
-            earlier = self.participants.get(identity.participant_id)
-            if identity.is_host or self.auto_admit or (earlier is not None and earlier.admitted):
+            if self._goes_straight_in(identity):
                 await self._start_media(standby)  # not admitted yet: every gate shut
-            # Otherwise Join leads to the lobby, which has no peer: nothing to prepare, and an
-            # offer would tell someone not yet let in who is in the meeting.
+            return standby
+
+    async def prepare(self, identity: Identity) -> dict[str, Any] | None:
+        """The room page is being served: make its standby connection's peer and offer now,
+        for the page to carry, so that the browser answers while the page is still loading
+        instead of after a socket, a welcome and an offer. Returns the token with which the
+        page's socket claims it (``claim``) and the offer; None when Join would lead to the
+        lobby or the meeting has ended (the socket then stands by as usual).
+
+        Unclaimed, it goes when its answer is overdue (ANSWER_TIMEOUT); a person has at most
+        one waiting, so reloading the page makes no pile of peers."""
+        async with self.lock:
+            if self.closed or not self._goes_straight_in(identity):
+                return None
+            for old in [s for s in self.standbys if s.token and s.id == identity.participant_id]:
+                self.standbys.remove(old)
+                await self._drop_peer(old)
+            standby = Participant(identity=identity, token=secrets.token_urlsafe(16))
+            self.standbys.append(standby)
+            offer = await self._start_media(standby)
+            if offer is None:  # (cannot happen: a fresh peer offers at once)
+                self.standbys.remove(standby)
+                await self._drop_peer(standby)
+                return None
+            return {"token": standby.token, **offer}
+
+    async def claim(
+        self, identity: Identity, token: str, transport: Transport
+    ) -> Participant | None:
+        """The standby socket of a page that carried a prepared offer takes that connection
+        over. None if there is none to take (it expired, was replaced by a newer page, or is
+        not this person's): the socket then stands by afresh."""
+        async with self.lock:
+            if self.closed:
+                return None
+            standby = next(
+                (
+                    s
+                    for s in self.standbys
+                    if s.token is not None
+                    and s.id == identity.participant_id
+                    and secrets.compare_digest(s.token, token)
+                ),
+                None,
+            )
+            if standby is None or standby.peer is None:
+                return None
+            standby.token = None
+            standby.transport = transport
+            await self._welcome(standby, joined=False, prepared=True)
             return standby
 
     async def drop_standby(self, standby: Participant) -> None:
@@ -210,7 +267,7 @@ class LiveRoom:
                 standby.transport = None
                 await self._drop_peer(standby)
 
-    async def _welcome(self, p: Participant, *, joined: bool) -> None:
+    async def _welcome(self, p: Participant, *, joined: bool, prepared: bool = False) -> None:
         await self._send(
             p,
             "welcome",
@@ -218,6 +275,7 @@ class LiveRoom:
             role=p.identity.role,
             name=p.identity.name,
             joined=joined,
+            prepared=prepared,
             room={
                 "id": self.room_id,
                 "kind": self.kind,
@@ -340,7 +398,7 @@ class LiveRoom:
 
     # -- media ----------------------------------------------------------------------------
 
-    async def _start_media(self, p: Participant) -> None:
+    async def _start_media(self, p: Participant) -> dict[str, Any] | None:
         peer = Peer(
             participant_id=p.id,
             room_id=self.room_id,
@@ -356,7 +414,7 @@ class LiveRoom:
                 continue  # (a standby beside the same person's live call: not themselves)
             for kind, fanout in other.peer.published.items():
                 peer.subscribe(other.id, kind, fanout, open=self._allowed(p, other, kind))
-        await self._negotiate(p)
+        return await self._negotiate(p)
 
     async def _adopt(self, p: Participant, peer: Peer) -> None:
         """Take over the peer a standby connected: publish what it already receives from the
@@ -408,7 +466,8 @@ class LiveRoom:
 
     async def _locked_negotiate(self, p: Participant) -> None:
         async with self.lock:
-            if p.peer is not None and p.transport is not None:
+            # (a prepared standby has no socket yet, but notes the offer due after its answer)
+            if p.peer is not None and (p.transport is not None or p.token is not None):
                 await self._negotiate(p)
 
     async def _locked_record(self, p: Participant) -> None:
@@ -436,18 +495,21 @@ class LiveRoom:
             with contextlib.suppress(Exception):
                 await p.transport.close(4002)
 
-    async def _negotiate(self, p: Participant) -> None:
+    async def _negotiate(self, p: Participant) -> dict[str, Any] | None:
+        """Offer the participant's peer as it now is (or note that another offer is due once
+        the one out is answered). Returns the offer made, if any."""
         peer = p.peer
         if peer is None or peer.closed:
-            return
+            return None
         if peer.negotiating or not peer.may_renegotiate:
             peer.renegotiate = True
-            return
+            return None
         peer.negotiating = True
         peer.renegotiate = False
         offer = await peer.create_offer()
-        await self._send(p, "offer", **offer)
+        await self._send(p, "offer", **offer)  # (a prepared standby has no socket yet)
         self._await_answer(p, peer)
+        return offer
 
     def _await_answer(self, p: Participant, peer: Peer) -> None:
         loop = asyncio.get_running_loop()
@@ -458,6 +520,10 @@ class LiveRoom:
     async def _answer_missing(self, p: Participant, peer: Peer) -> None:
         async with self.lock:
             if p.peer is peer and peer.negotiating:
+                if p.token is not None:  # a prepared standby whose page never claimed it
+                    self.standbys.remove(p)
+                    await self._drop_peer(p)
+                    return
                 log.warning("no answer", extra={"room": self.room_id, "participant": p.id})
                 await self._drop_peer(p)
                 if p.transport is not None:

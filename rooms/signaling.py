@@ -15,6 +15,14 @@ them and nothing is logged, and only ``answer``, ``candidate``, ``ping`` and ``j
 accepted. ``join`` makes them a participant on the same connection (``joined``); without
 ``?prejoin=1`` the socket joins as it opens.
 
+The offer usually comes with the room page: serving it, the server makes the standby's peer
+and offer at once (``LiveRoom.prepare``) and the page carries them with a one-time token, so
+the browser answers while the page is still loading. The page's socket claims that connection
+with ``?prejoin=1&standby=<token>``: the welcome then says ``prepared: true`` and no offer
+follows (the browser sends the answer it holds). ``prepared: false`` means there was none to
+claim (it went unanswered for ANSWER_TIMEOUT, a newer page of the same person replaced it, or
+the token is not this person's): the browser drops it, and a fresh offer follows as usual.
+
 How the browser maps media to people: every ``offer`` carries ``upstream`` (the mids of the
 two transceivers on which the browser must send its own microphone and camera) and
 ``tracks`` (mid -> participant id and kind, for the media the server forwards to it).
@@ -22,7 +30,8 @@ two transceivers on which the browser must send its own microphone and camera) a
 Server -> browser
     welcome      {participant_id, role, name, room: {id, kind, status, auto_admit},
                   ice_servers, video_codec}
-                 joined: false when standing by (?prejoin=1)
+                 joined: false when standing by (?prejoin=1); prepared: true when
+                 the socket claimed the connection whose offer came with the page
                  (there is no "admitted" message: the first offer means you are in)
     joined       {admitted}                          the answer to join; admitted false:
                                                      a lobby message follows, and the

@@ -48,11 +48,16 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return create_async_engine(url, echo=echo, pool_pre_ping=True)
 
 
+READ_ONLY = "mediation_read_only"  # execution option of a unit of work that only reads
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     """Foreign keys on, WAL, and BEGIN IMMEDIATE.
 
     SQLite's default deferred transactions let two writers read the same audit chain head and
-    then collide; taking the write lock at BEGIN serialises writers (readers still run in WAL).
+    then collide; taking the write lock at BEGIN serialises writers. A read-only unit of work
+    begins deferred instead: in WAL it takes no lock, so it waits for no writer (and SQLite's
+    busy handler, which sleeps in steps of up to 100 ms, is not in its way).
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -66,19 +71,32 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+def _refuse_writes(session: Any, _context: Any, _instances: Any) -> None:
+    raise RuntimeError("a read-only unit of work tried to write")
+
+
 @asynccontextmanager
 async def unit_of_work(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession], *, read_only: bool = False
 ) -> AsyncIterator[AsyncSession]:
-    """Commit if the block finishes, roll back if it raises: the one transaction owner."""
+    """Commit if the block finishes, roll back if it raises: the one transaction owner.
+
+    ``read_only``: the block only reads (say, authenticating a socket): it takes no write lock
+    on SQLite and is read-only on PostgreSQL; a write in it raises."""
     async with sessionmaker() as session:
+        if read_only:
+            event.listen(session.sync_session, "before_flush", _refuse_writes)
+            await session.connection(
+                execution_options={READ_ONLY: True, "postgresql_readonly": True}
+            )
         try:
             yield session
         except BaseException:

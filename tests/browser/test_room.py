@@ -336,7 +336,7 @@ async def party_opens(
     # Join used the connection the page made while the person checked their camera.
     await page.wait_for_function("() => ['lobby', 'in-call'].includes(window.room.state)")
     assert await page.evaluate("window.room.standby") is False
-    assert len(sockets) == 1 and sockets[0].endswith("?prejoin=1"), sockets
+    assert len(sockets) == 1 and "?prejoin=1" in sockets[0], sockets
     return page, marks
 
 
@@ -516,21 +516,34 @@ window.WebSocket = function () {
 """
 
 
-@pytest.mark.parametrize("early", [True, False], ids=["head-socket", "room-js-socket"])
+# The page's socket claims its prepared connection with a token the server does not know, as
+# when the page sat too long before its socket opened (the connection was let go).
+_STALE_OFFER_JS = """
+const realSet = URLSearchParams.prototype.set;
+URLSearchParams.prototype.set = function (name, value) {
+  return realSet.call(this, name, name === "standby" ? "not-a-token" : value);
+};
+"""
+
+
+@pytest.mark.parametrize("mode", ["prepared", "stale-offer", "room-js-socket"])
 async def test_standing_by_in_an_open_meeting(
-    live_server: LiveServer, new_context: Contexts, make_mediator: MakeStaff, early: bool
+    live_server: LiveServer, new_context: Contexts, make_mediator: MakeStaff, mode: str
 ) -> None:
     """In a room that admits by itself, the page connects while the person checks their
     camera: the connection is up before Join, yet nothing is forwarded, no tile is made and
     the page finishes loading; Join then brings the mediator's video over that connection.
-    Either from the socket the page's head opened (answered by room/standby.js), or, without
-    it, from the one room.js opens."""
+    Either the offer that came with the page, answered by room/standby.js and claimed by the
+    socket the page's head opened; or, that offer gone stale, a fresh one on that socket; or,
+    without that socket, from the one room.js opens."""
     setup = await prepare(live_server, make_mediator, auto_admit=True)
     m, a = setup.mediator, setup.applicant
     host = await host_joins(new_context, live_server, setup)
     context = await media_context(new_context, live_server)
-    if not early:
+    if mode == "room-js-socket":
         await context.add_init_script(_NO_EARLY_SOCKET_JS)
+    elif mode == "stale-offer":
+        await context.add_init_script(_STALE_OFFER_JS)
     page = await context.new_page()
     sockets: list[str] = []
     page.on("websocket", lambda ws: sockets.append(ws.url))
@@ -549,8 +562,10 @@ async def test_standing_by_in_an_open_meeting(
     decoded = [e for e in await inbound_entries(page) if e["frames"] > 0 or e["energy"] > 0]
     assert decoded == [], f"media reached a page standing by: {decoded}"
     assert await page.get_by_test_id(f"tile-{m}").count() == 0
-    steps = await page.evaluate("Object.keys(window.room.timeline)")
+    steps = await page.evaluate("window.room.timeline")
     assert {"socket open", "welcome", "offer", "answer sent"} <= set(steps), steps
+    # The prepared offer is answered before the socket's welcome; any other after it.
+    assert (steps["offer"] <= steps["welcome"]) == (mode == "prepared"), (steps, sockets)
     standby_pc = await page.evaluate_handle("window.room.pc")
 
     await page.get_by_test_id("consent-online").check()
@@ -558,6 +573,9 @@ async def test_standing_by_in_an_open_meeting(
     await wait_state(page, "in-call")
     await first_frame(page, m, within=FLOW_SECONDS)
     assert await page.evaluate("pc => window.room.pc === pc", standby_pc)
-    assert len(sockets) == 1 and sockets[0].endswith("?prejoin=1"), sockets
+    suffix = {"prepared": "&standby=", "stale-offer": "&standby=not-a-token"}.get(mode, "")
+    assert len(sockets) == 1 and f"?prejoin=1{suffix}" in sockets[0], sockets
+    if mode == "room-js-socket":
+        assert sockets[0].endswith("?prejoin=1"), sockets
     await expect(page.get_by_test_id(f"video-{m}")).to_have_js_property("paused", False)
     await assert_flowing({"party": (page, [m]), "host": (host, [a])})

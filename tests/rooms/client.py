@@ -90,9 +90,22 @@ class Held(MediaStreamTrack):
 
 class Client:
     def __init__(
-        self, url: str, token: str, *, consent: bool = True, prejoin: bool = False
+        self,
+        url: str,
+        token: str,
+        *,
+        consent: bool = True,
+        prejoin: bool = False,
+        prepared: dict[str, Any] | None = None,
     ) -> None:
-        self.url = f"{url}?prejoin=1" if prejoin else url
+        self.url = f"{url}?prejoin=1" if prejoin or prepared else url
+        # The offer the room page carried: answered before the socket opens, as the page's
+        # room/standby.js does, and sent once the welcome says the socket claimed it.
+        self.prepared = prepared
+        self._held: dict[str, Any] | None = None
+        if prepared is not None:
+            self.url += f"&standby={prepared['token']}"
+            prejoin = True
         self.token = token
         self.consent = consent
         self.joined = not prejoin  # standing by (?prejoin=1) until join_meeting()
@@ -116,6 +129,9 @@ class Client:
         self.offers = 0
 
     async def connect(self) -> None:
+        if self.prepared is not None:
+            await self._new_pc()
+            self._held = await self._make_answer(self.prepared)
         self.ws = await websockets.connect(
             self.url,
             additional_headers={"Authorization": f"Bearer {self.token}"},
@@ -138,7 +154,11 @@ class Client:
                 if kind == "welcome":
                     self.participant_id = message["participant_id"]
                     self.role = message["role"]
-                    await self._new_pc()
+                    held, self._held = self._held, None
+                    if held is not None and message.get("prepared"):
+                        await self.send(**held)
+                    else:
+                        await self._new_pc()
                     if self.joined:
                         await self._consent()
                 elif kind == "lobby" and self.offers:
@@ -181,6 +201,9 @@ class Client:
         self.pc.on("track", self._on_track)
 
     async def _answer(self, offer: dict[str, Any]) -> None:
+        await self.send(**await self._make_answer(offer))
+
+    async def _make_answer(self, offer: dict[str, Any]) -> dict[str, Any]:
         assert self.pc is not None
         self.offers += 1
         self.tracks.update(offer["tracks"])
@@ -192,7 +215,7 @@ class Client:
         self._attach()
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
-        await self.send(type="answer", sdp=self.pc.localDescription.sdp)
+        return {"type": "answer", "sdp": self.pc.localDescription.sdp}
 
     def _on_track(self, track: Any) -> None:
         assert self.pc is not None

@@ -4,8 +4,15 @@ that Join costs no ICE, DTLS or offer round trip. Until then they are not in the
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+from typing import Any
+
+import httpx
+import pytest
 
 from rooms import service as rooms_service
+from rooms import sfu
 from tests.rooms.client import Client
 from tests.rooms.conftest import Meeting, eventually
 from tests.rooms.test_media import flowing
@@ -123,3 +130,117 @@ async def test_a_standby_that_leaves_leaves_no_trace_and_one_that_stays_hears_th
     assert r.status_code == 200, r.text
     await eventually(lambda: bool(staying.of_type("closed")), what="the standby told")
     assert staying.of_type("closed")[0]["reason"] == "closed"
+
+
+# -- the offer that comes with the room page ------------------------------------------------
+
+PREPARED = re.compile(r"const prepared = (.*);\n")
+
+
+async def open_page(meeting: Meeting, token: str) -> dict[str, Any] | None:
+    """GET the room page as the person's browser would; returns the offer it carries."""
+    async with httpx.AsyncClient(base_url=meeting.server.base_url) as http:
+        r = await http.get(
+            f"/rooms/{meeting.room_id}", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"  # it holds a one-time offer
+    found = PREPARED.search(r.text)
+    assert found is not None, "the page has no prepared-offer slot"
+    prepared: dict[str, Any] | None = json.loads(found.group(1))
+    return prepared
+
+
+async def claim(meeting: Meeting, token: str, prepared: dict[str, Any]) -> Client:
+    client = Client(meeting.signal_url, token, prepared=prepared)
+    meeting.clients.append(client)
+    await client.connect()
+    await eventually(lambda: client.participant_id is not None, what="welcomed")
+    return client
+
+
+def prepared_standbys(app: Any, meeting: Meeting) -> list[Any]:
+    live = app.state.rooms.get(meeting.room_id)
+    return [s for s in live.standbys if s.token is not None] if live else []
+
+
+async def test_the_page_carries_an_offer_that_its_socket_claims_and_joins_on(
+    meeting: Meeting, app: Any
+) -> None:
+    await auto_admit_room(meeting)
+    mediator = await meeting.join("mediator")
+    token = await meeting.token_for("applicant")
+    prepared = await open_page(meeting, token)
+    assert prepared is not None
+    assert prepared["sdp"].startswith("v=0") and set(prepared["upstream"]) == {"audio", "video"}
+    assert prepared["ice_servers"] == []
+    # What it offers already: the mediator's media, gates shut.
+    assert {t["participant_id"] for t in prepared["tracks"].values()} == {mediator.participant_id}
+    assert len(prepared_standbys(app, meeting)) == 1
+
+    applicant = await claim(meeting, token, prepared)
+    assert applicant.of_type("welcome")[0]["prepared"] is True
+    assert prepared_standbys(app, meeting) == []  # claimed: an ordinary standby now
+    await eventually(
+        lambda: applicant.pc is not None and applicant.pc.connectionState == "connected",
+        what="the prepared connection",
+    )
+    assert applicant.offers == 1 and applicant.of_type("offer") == [], "offered again"
+    await asyncio.sleep(1.0)
+    assert sum(applicant.frames.values()) == 0, "a standby received media"
+
+    await applicant.join_meeting()
+    await flowing(applicant, mediator.participant_id, "video", within=5)
+    await flowing(mediator, applicant.participant_id, "video", within=5)
+    await flowing(mediator, applicant.participant_id, "audio", within=5)
+    assert applicant.offers == 1
+
+
+async def test_a_page_bound_for_the_lobby_or_an_ended_meeting_carries_no_offer(
+    meeting: Meeting, app: Any
+) -> None:
+    await meeting.join("mediator")
+    token = await meeting.token_for("applicant")
+    assert await open_page(meeting, token) is None  # not admitted: the lobby has no peer
+    assert app.state.rooms.get(meeting.room_id).standbys == []
+
+
+async def test_reloading_the_page_keeps_one_prepared_connection_and_a_stale_one_restarts(
+    meeting: Meeting, app: Any
+) -> None:
+    await auto_admit_room(meeting)
+    mediator = await meeting.join("mediator")
+    token = await meeting.token_for("applicant")
+    first = await open_page(meeting, token)
+    second = await open_page(meeting, token)
+    assert first is not None and second is not None and first["token"] != second["token"]
+    [waiting] = prepared_standbys(app, meeting)  # the first page's is gone
+    assert waiting.token == second["token"]
+
+    # The first page's socket finds nothing to claim: it stands by afresh, with a new offer.
+    applicant = await claim(meeting, token, first)
+    assert applicant.of_type("welcome")[0]["prepared"] is False
+    await eventually(lambda: bool(applicant.of_type("offer")), what="a fresh offer")
+    await applicant.join_meeting()
+    await flowing(applicant, mediator.participant_id, "video", within=5)
+
+
+async def test_a_prepared_connection_is_only_its_own_persons_and_goes_if_unclaimed(
+    meeting: Meeting, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await auto_admit_room(meeting)
+    await meeting.join("mediator")
+    monkeypatch.setattr(sfu, "ANSWER_TIMEOUT", 1.0)
+    prepared = await open_page(meeting, await meeting.token_for("applicant"))
+    assert prepared is not None
+    [waiting] = prepared_standbys(app, meeting)
+    peer = waiting.peer
+
+    other = await claim(meeting, await meeting.token_for("respondent"), prepared)
+    assert other.of_type("welcome")[0]["prepared"] is False  # not theirs to take
+    assert prepared_standbys(app, meeting) == [waiting]
+
+    await eventually(lambda: prepared_standbys(app, meeting) == [], what="the unclaimed one gone")
+    assert peer.closed and peer.pc.connectionState == "closed"
+    live = app.state.rooms.get(meeting.room_id)
+    assert all(s.id != waiting.id for s in live.standbys)

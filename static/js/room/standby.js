@@ -3,10 +3,12 @@
 // The page's head opens the standby socket (room.html, `window.earlySocket`) and loads this
 // module on its own (`async`), so it runs once it has arrived, without waiting for the
 // document to be parsed as room.js does (whichever loads it first, it is evaluated once).
-// It makes the peer connection on the server's welcome and answers the server's first offer,
-// with nothing to send yet: ICE and DTLS then run while the page loads. room.js imports this
-// same module instance and takes the connection over with take(); from then on room.js alone
-// handles the socket.
+// Usually the page carries the server's offer (`prepared`, made as the page was served):
+// this answers it at once, and the answer goes out once the server's welcome says that the
+// socket has claimed that connection. Otherwise it makes the peer connection on the welcome
+// and answers the server's first offer. Either way with nothing to send yet: ICE and DTLS
+// then run while the page loads. room.js imports this same module instance and takes the
+// connection over with take(); from then on room.js alone handles the socket.
 // No DOM and no user-facing strings here: this runs before either exists.
 
 /** The WebSocket URL of a room's signalling path. */
@@ -63,6 +65,11 @@ const early = {
   busy: Promise.resolve(), // the answer under way
   taken: false,
   failed: false,
+  // A prepared offer is answered before the socket is known to have claimed its connection:
+  // what the peer connection sends waits here for the welcome, which says whether it did.
+  holding: false,
+  outbox: [],
+  welcomed: null, // resolves the wait for the welcome (with it, or null if the socket closed)
   socket: null, // what the head left in window.earlySocket
   listeners: [], // [target, type, listener] to remove when room.js takes over
 };
@@ -73,7 +80,74 @@ function listen(target, type, listener) {
 }
 
 function send(message) {
-  if (early.ws?.readyState === WebSocket.OPEN) early.ws.send(JSON.stringify(message));
+  if (early.holding) early.outbox.push(message);
+  else if (early.ws?.readyState === WebSocket.OPEN) early.ws.send(JSON.stringify(message));
+}
+
+function makePeer(iceServers) {
+  early.pc = new RTCPeerConnection({ iceServers: iceServers || [] });
+  const pc = early.pc;
+  listen(pc, "icecandidate", (e) => {
+    const message = candidateMessage(e.candidate);
+    if (message && pc === early.pc) send(message);
+  });
+  listen(pc, "iceconnectionstatechange", () => {
+    if (pc === early.pc && ["connected", "completed"].includes(pc.iceConnectionState)) {
+      early.timeline["ice connected"] ??= Date.now();
+    }
+  });
+  listen(pc, "connectionstatechange", () => {
+    if (pc === early.pc && pc.connectionState === "connected") {
+      early.timeline["dtls connected"] ??= Date.now();
+    }
+  });
+}
+
+function answerOffer(offer) {
+  const pc = early.pc;
+  early.offer = offer;
+  early.timeline.offer ??= Date.now();
+  return answer(pc, offer, () => null).then((sdp) => {
+    if (pc !== early.pc) return; // the prepared connection was not claimed: dropped
+    send({ type: "answer", sdp });
+    if (!early.holding) early.timeline["answer sent"] = Date.now();
+  });
+}
+
+/** Answer the offer the page came with, holding what goes out until the welcome. */
+function usePrepared(prepared) {
+  early.holding = true;
+  try {
+    makePeer(prepared.ice_servers);
+  } catch (err) {
+    early.holding = false;
+    fail(err);
+    return;
+  }
+  const { sdp, upstream, tracks } = prepared;
+  const answered = answerOffer({ type: "offer", sdp, upstream, tracks });
+  const welcomed = new Promise((resolve) => (early.welcomed = resolve));
+  listen(early.ws, "close", () => early.welcomed?.(null));
+  early.busy = Promise.all([answered, welcomed]).catch(fail);
+}
+
+/** The welcome decides about the prepared connection: claimed, or gone and started afresh. */
+function settlePrepared(welcome) {
+  early.holding = false;
+  const outbox = early.outbox;
+  early.outbox = [];
+  if (welcome.prepared) {
+    for (const message of outbox) send(message);
+    if (outbox.some((m) => m.type === "answer")) early.timeline["answer sent"] = Date.now();
+  } else {
+    // The server had no such connection any more (the page sat too long): it makes a new
+    // one, whose offer comes next.
+    early.pc.close();
+    early.pc = null;
+    early.offer = null;
+    delete early.timeline.offer;
+    makePeer(welcome.ice_servers);
+  }
 }
 
 function fail(err) {
@@ -84,7 +158,9 @@ function fail(err) {
 
 /** Consume the welcome and the first offer; anything else is room.js's, in order. */
 function consume(event) {
-  if (early.taken || early.failed || early.backlog.length || typeof event.data !== "string") {
+  // (taken while the prepared connection waits for its welcome: take() waits for it too)
+  const done = early.taken && !early.holding;
+  if (done || early.failed || early.backlog.length || typeof event.data !== "string") {
     early.backlog.push(event);
     return;
   }
@@ -99,33 +175,15 @@ function consume(event) {
     early.welcome = message;
     early.timeline.welcome = Date.now();
     try {
-      early.pc = new RTCPeerConnection({ iceServers: message.ice_servers || [] });
+      if (early.holding) settlePrepared(message);
+      else makePeer(message.ice_servers);
     } catch (err) {
       fail(err);
-      return;
     }
-    const pc = early.pc;
-    listen(pc, "icecandidate", (e) => {
-      const message = candidateMessage(e.candidate);
-      if (message) send(message);
-    });
-    listen(pc, "iceconnectionstatechange", () => {
-      if (["connected", "completed"].includes(pc.iceConnectionState)) {
-        early.timeline["ice connected"] ??= Date.now();
-      }
-    });
-    listen(pc, "connectionstatechange", () => {
-      if (pc.connectionState === "connected") early.timeline["dtls connected"] ??= Date.now();
-    });
+    early.welcomed?.(message); // (whatever happened: take() waits for this)
+    early.welcomed = null;
   } else if (message.type === "offer" && early.pc && !early.offer) {
-    early.offer = message;
-    early.timeline.offer = Date.now();
-    early.busy = answer(early.pc, message, () => null)
-      .then((sdp) => {
-        send({ type: "answer", sdp });
-        early.timeline["answer sent"] = Date.now();
-      })
-      .catch(fail);
+    early.busy = answerOffer(message).catch(fail);
   } else {
     early.backlog.push(event);
   }
@@ -138,6 +196,7 @@ function start() {
   early.ws = socket.ws;
   early.socket = socket;
   socket.ws.removeEventListener("message", socket.buffer);
+  if (socket.prepared) usePrepared(socket.prepared);
   listen(socket.ws, "message", consume);
   for (const event of socket.messages) consume(event);
 }
