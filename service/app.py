@@ -15,7 +15,6 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 
 from rooms.pages import case_section as rooms_case_section
 from rooms.pages import party_landing as rooms_party_landing
@@ -28,6 +27,7 @@ from service.i18n import N_, gettext, pick_language
 from service.migrate import ensure_current
 from service.router import health_router, router
 from service.settings import Settings, get_settings
+from service.static import PreloadedStaticFiles
 from service.storage import ContentStore
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(pages.router)
     app.include_router(rooms_router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", PreloadedStaticFiles(directory=STATIC_DIR), name="static")
 
     @app.middleware("http")
     async def context(
