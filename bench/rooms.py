@@ -143,6 +143,12 @@ async (timeoutMs) => {
       mark("first video packet", packets > 0);
       if (decoded > 0) {
         mark("first frame decoded", true);
+        // The frame's own presentation time, which may come in a moment (it is a time stamp:
+        // waiting for it here changes nothing measured).
+        for (let i = 0; i < 100 && !window.firstShown; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        if (window.firstShown) seen["first frame on screen"] = Math.round(window.firstShown);
         // The page's own steps (room.timeline) and its navigation timing, for the breakdown.
         for (const [name, at] of Object.entries(room.timeline || {})) {
           if (!(name in seen)) seen[name] = at;
@@ -161,6 +167,26 @@ async (timeoutMs) => {
   }
   return {};
 }
+"""
+
+
+# In the joining page, before its own scripts: note when the first frame of any remote video
+# was handed to the compositor (requestVideoFrameCallback's presentationTime), which does not
+# wait for the page's busy main thread as a poll does.
+FIRST_SHOWN_JS = """
+new MutationObserver((changes) => {
+  for (const change of changes) {
+    for (const node of change.addedNodes) {
+      const videos = node instanceof Element ? [node, ...node.querySelectorAll("video")] : [];
+      for (const v of videos) {
+        if (!(v instanceof HTMLVideoElement) || ["preview", "video-self"].includes(v.id)) continue;
+        v.requestVideoFrameCallback((now, meta) => {
+          window.firstShown ??= performance.timeOrigin + meta.presentationTime;
+        });
+      }
+    }
+  }
+}).observe(document, { childList: true, subtree: true });
 """
 
 
@@ -691,6 +717,7 @@ JOIN_STEPS = (
     "own camera ready",
     "first video packet",
     "first frame decoded",
+    "first frame on screen",
     "load event",
 )
 
@@ -708,6 +735,7 @@ async def join_trial(
     decoded; None if no frame came."""
     context = await browsers.context(browser)
     try:
+        await context.add_init_script(FIRST_SHOWN_JS)
         page = await context.new_page()
         stamps: dict[str, float] = {}
         start = time.time()

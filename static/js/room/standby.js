@@ -3,9 +3,9 @@
 // The page's head opens the standby socket (room.html, `window.earlySocket`) and loads this
 // module on its own (`async`), so it runs once it has arrived, without waiting for the
 // document to be parsed as room.js does (whichever loads it first, it is evaluated once).
-// Usually the page carries the server's offer (`prepared`, made as the page was served):
-// this answers it at once, and the answer goes out once the server's welcome says that the
-// socket has claimed that connection. Otherwise it makes the peer connection on the welcome
+// Usually the page carries the server's offer (`prepared`, made as the page was served),
+// which the head has begun to answer: the answer goes out once the server's welcome says that
+// the socket has claimed that connection. Otherwise it makes the peer connection on the welcome
 // and answers the server's first offer. Either way with nothing to send yet: ICE and DTLS
 // then run while the page loads. room.js imports this same module instance and takes the
 // connection over with take(); from then on room.js alone handles the socket.
@@ -84,48 +84,81 @@ function send(message) {
   else if (early.ws?.readyState === WebSocket.OPEN) early.ws.send(JSON.stringify(message));
 }
 
-function makePeer(iceServers) {
-  early.pc = new RTCPeerConnection({ iceServers: iceServers || [] });
+function makePeer(iceServers, existing = null) {
+  early.pc = existing ?? new RTCPeerConnection({ iceServers: iceServers || [] });
   const pc = early.pc;
   listen(pc, "icecandidate", (e) => {
     const message = candidateMessage(e.candidate);
     if (message && pc === early.pc) send(message);
   });
-  listen(pc, "iceconnectionstatechange", () => {
+  const connected = () => {
     if (pc === early.pc && ["connected", "completed"].includes(pc.iceConnectionState)) {
       early.timeline["ice connected"] ??= Date.now();
     }
-  });
-  listen(pc, "connectionstatechange", () => {
     if (pc === early.pc && pc.connectionState === "connected") {
       early.timeline["dtls connected"] ??= Date.now();
     }
-  });
+  };
+  connected(); // (the head's connection may be up already)
+  listen(pc, "iceconnectionstatechange", connected);
+  listen(pc, "connectionstatechange", connected);
 }
 
 function answerOffer(offer) {
   const pc = early.pc;
   early.offer = offer;
   early.timeline.offer ??= Date.now();
-  return answer(pc, offer, () => null).then((sdp) => {
-    if (pc !== early.pc) return; // the prepared connection was not claimed: dropped
-    send({ type: "answer", sdp });
-    if (!early.holding) early.timeline["answer sent"] = Date.now();
-  });
+  return answer(pc, offer, () => null).then(
+    (sdp) => {
+      if (pc !== early.pc) return; // the prepared connection was not claimed: dropped
+      send({ type: "answer", sdp });
+      if (!early.holding) early.timeline["answer sent"] = Date.now();
+    },
+    (err) => {
+      if (pc === early.pc) throw err; // (dropped and closed mid-answer: not a failure)
+    },
+  );
 }
 
-/** Answer the offer the page came with, holding what goes out until the welcome. */
-function usePrepared(prepared) {
+/**
+ * Send the answer to the offer the page came with, which the page's head began (this module
+ * arrives later), holding what goes out until the welcome; without the head's connection,
+ * answer it here.
+ */
+function usePrepared(socket) {
+  const { sdp, upstream, tracks } = socket.prepared;
+  const offer = { type: "offer", sdp, upstream, tracks };
   early.holding = true;
+  let answered;
   try {
-    makePeer(prepared.ice_servers);
+    if (socket.pc && socket.answer) {
+      const pc = socket.pc;
+      early.pc = pc;
+      early.offer = offer;
+      early.timeline.offer = socket.answeringAt;
+      answered = socket.answer.then((sdp) => {
+        if (pc !== early.pc) return; // not claimed: dropped meanwhile
+        send({ type: "answer", sdp });
+        // The candidates found meanwhile go after the answer, then the rest as they come.
+        pc.removeEventListener("icecandidate", socket.bufferCandidate);
+        for (const candidate of socket.candidates) {
+          const message = candidateMessage(candidate);
+          if (message) send(message);
+        }
+        makePeer(null, pc);
+        if (!early.holding) early.timeline["answer sent"] = Date.now();
+      }, (err) => {
+        if (pc === early.pc) throw err; // (dropped and closed mid-answer: not a failure)
+      });
+    } else {
+      makePeer(socket.prepared.ice_servers);
+      answered = answerOffer(offer);
+    }
   } catch (err) {
     early.holding = false;
     fail(err);
     return;
   }
-  const { sdp, upstream, tracks } = prepared;
-  const answered = answerOffer({ type: "offer", sdp, upstream, tracks });
   const welcomed = new Promise((resolve) => (early.welcomed = resolve));
   listen(early.ws, "close", () => early.welcomed?.(null));
   early.busy = Promise.all([answered, welcomed]).catch(fail);
@@ -196,7 +229,7 @@ function start() {
   early.ws = socket.ws;
   early.socket = socket;
   socket.ws.removeEventListener("message", socket.buffer);
-  if (socket.prepared) usePrepared(socket.prepared);
+  if (socket.prepared) usePrepared(socket);
   listen(socket.ws, "message", consume);
   for (const event of socket.messages) consume(event);
 }
