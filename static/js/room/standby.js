@@ -161,7 +161,10 @@ function usePrepared(socket) {
   }
   const welcomed = new Promise((resolve) => (early.welcomed = resolve));
   listen(early.ws, "close", () => early.welcomed?.(null));
-  early.busy = Promise.all([answered, welcomed]).catch(fail);
+  // A connection closed mid-answer may never settle its promises: when it is dropped, stop
+  // waiting for its answer (take() waits for this).
+  const dropped = new Promise((resolve) => (early.dropPrepared = resolve));
+  early.busy = Promise.all([Promise.race([answered, dropped]), welcomed]).catch(fail);
 }
 
 /** The welcome decides about the prepared connection: claimed, or gone and started afresh. */
@@ -178,6 +181,7 @@ function settlePrepared(welcome) {
     early.pc.close();
     early.pc = null;
     early.offer = null;
+    early.dropPrepared?.();
     delete early.timeline.offer;
     makePeer(welcome.ice_servers);
   }
