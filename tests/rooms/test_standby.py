@@ -196,9 +196,7 @@ async def test_the_page_carries_an_offer_that_its_socket_claims_and_joins_on(
     assert applicant.offers == 1
 
 
-async def test_a_page_bound_for_the_lobby_carries_no_offer(
-    meeting: Meeting, app: Any
-) -> None:
+async def test_a_page_bound_for_the_lobby_carries_no_offer(meeting: Meeting, app: Any) -> None:
     await meeting.join("mediator")
     token = await meeting.token_for("applicant")
     assert await open_page(meeting, token) is None  # not admitted: the lobby has no peer
