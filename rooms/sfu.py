@@ -223,15 +223,11 @@ class LiveRoom:
             if self.closed or not self._goes_straight_in(identity):
                 return None
             for old in [s for s in self.standbys if s.token and s.id == identity.participant_id]:
-                self.standbys.remove(old)
-                await self._drop_peer(old)
+                await self._forget_standby(old)
             standby = Participant(identity=identity, token=secrets.token_urlsafe(16))
             self.standbys.append(standby)
             offer = await self._start_media(standby)
-            if offer is None:  # (cannot happen: a fresh peer offers at once)
-                self.standbys.remove(standby)
-                await self._drop_peer(standby)
-                return None
+            assert offer is not None  # a fresh peer offers at once
             return {"token": standby.token, **offer}
 
     async def claim(
@@ -263,9 +259,12 @@ class LiveRoom:
     async def drop_standby(self, standby: Participant) -> None:
         async with self.lock:
             if standby in self.standbys:
-                self.standbys.remove(standby)
-                standby.transport = None
-                await self._drop_peer(standby)
+                await self._forget_standby(standby)
+
+    async def _forget_standby(self, standby: Participant) -> None:
+        self.standbys.remove(standby)
+        standby.transport = None
+        await self._drop_peer(standby)
 
     async def _welcome(self, p: Participant, *, joined: bool, prepared: bool = False) -> None:
         await self._send(
@@ -521,8 +520,7 @@ class LiveRoom:
         async with self.lock:
             if p.peer is peer and peer.negotiating:
                 if p.token is not None:  # a prepared standby whose page never claimed it
-                    self.standbys.remove(p)
-                    await self._drop_peer(p)
+                    await self._forget_standby(p)
                     return
                 log.warning("no answer", extra={"room": self.room_id, "participant": p.id})
                 await self._drop_peer(p)

@@ -98,14 +98,14 @@ class Client:
         prejoin: bool = False,
         prepared: dict[str, Any] | None = None,
     ) -> None:
-        self.url = f"{url}?prejoin=1" if prejoin or prepared else url
         # The offer the room page carried: answered before the socket opens, as the page's
-        # room/standby.js does, and sent once the welcome says the socket claimed it.
+        # head does, and sent once the welcome says the socket claimed it.
         self.prepared = prepared
         self._held: dict[str, Any] | None = None
+        prejoin = prejoin or prepared is not None
+        self.url = f"{url}?prejoin=1" if prejoin else url
         if prepared is not None:
             self.url += f"&standby={prepared['token']}"
-            prejoin = True
         self.token = token
         self.consent = consent
         self.joined = not prejoin  # standing by (?prejoin=1) until join_meeting()

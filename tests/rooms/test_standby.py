@@ -159,6 +159,17 @@ async def claim(meeting: Meeting, token: str, prepared: dict[str, Any]) -> Clien
     return client
 
 
+async def page_in_auto_admit_room(meeting: Meeting) -> tuple[Client, str, dict[str, Any]]:
+    """The mediator in a room that admits by itself; the applicant's page opened. Returns the
+    mediator, the applicant's session token and the offer their page carried."""
+    await auto_admit_room(meeting)
+    mediator = await meeting.join("mediator")
+    token = await meeting.token_for("applicant")
+    prepared = await open_page(meeting, token)
+    assert prepared is not None
+    return mediator, token, prepared
+
+
 def prepared_standbys(app: Any, meeting: Meeting) -> list[Any]:
     live = app.state.rooms.get(meeting.room_id)
     return [s for s in live.standbys if s.token is not None] if live else []
@@ -167,11 +178,7 @@ def prepared_standbys(app: Any, meeting: Meeting) -> list[Any]:
 async def test_the_page_carries_an_offer_that_its_socket_claims_and_joins_on(
     meeting: Meeting, app: Any
 ) -> None:
-    await auto_admit_room(meeting)
-    mediator = await meeting.join("mediator")
-    token = await meeting.token_for("applicant")
-    prepared = await open_page(meeting, token)
-    assert prepared is not None
+    mediator, token, prepared = await page_in_auto_admit_room(meeting)
     assert prepared["sdp"].startswith("v=0") and set(prepared["upstream"]) == {"audio", "video"}
     assert prepared["ice_servers"] == []
     # What it offers already: the mediator's media, gates shut.
@@ -206,12 +213,9 @@ async def test_a_page_bound_for_the_lobby_carries_no_offer(meeting: Meeting, app
 async def test_reloading_the_page_keeps_one_prepared_connection_and_a_stale_one_restarts(
     meeting: Meeting, app: Any
 ) -> None:
-    await auto_admit_room(meeting)
-    mediator = await meeting.join("mediator")
-    token = await meeting.token_for("applicant")
-    first = await open_page(meeting, token)
+    mediator, token, first = await page_in_auto_admit_room(meeting)
     second = await open_page(meeting, token)
-    assert first is not None and second is not None and first["token"] != second["token"]
+    assert second is not None and first["token"] != second["token"]
     [waiting] = prepared_standbys(app, meeting)  # the first page's is gone
     assert waiting.token == second["token"]
 
@@ -226,11 +230,8 @@ async def test_reloading_the_page_keeps_one_prepared_connection_and_a_stale_one_
 async def test_a_prepared_connection_is_only_its_own_persons_and_goes_if_unclaimed(
     meeting: Meeting, app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await auto_admit_room(meeting)
-    await meeting.join("mediator")
     monkeypatch.setattr(sfu, "ANSWER_TIMEOUT", 1.0)
-    prepared = await open_page(meeting, await meeting.token_for("applicant"))
-    assert prepared is not None
+    _, _, prepared = await page_in_auto_admit_room(meeting)
     [waiting] = prepared_standbys(app, meeting)
     peer = waiting.peer
 

@@ -70,6 +70,7 @@ const early = {
   holding: false,
   outbox: [],
   welcomed: null, // resolves the wait for the welcome (with it, or null if the socket closed)
+  dropPrepared: null, // ends the wait for the prepared answer, once that connection is dropped
   socket: null, // what the head left in window.earlySocket
   listeners: [], // [target, type, listener] to remove when room.js takes over
 };
@@ -105,60 +106,50 @@ function makePeer(iceServers, existing = null) {
 }
 
 function answerOffer(offer) {
-  const pc = early.pc;
   early.offer = offer;
   early.timeline.offer ??= Date.now();
-  return answer(pc, offer, () => null).then(
+  return sendAnswer(early.pc, answer(early.pc, offer, () => null));
+}
+
+/**
+ * Send the answer that `answering` resolves to, if `pc` is still the connection here, then
+ * run `after`. One dropped meanwhile (the prepared one, not claimed) sends nothing, and its
+ * failing (closed mid-answer) is no failure.
+ */
+function sendAnswer(pc, answering, after = () => {}) {
+  return answering.then(
     (sdp) => {
-      if (pc !== early.pc) return; // the prepared connection was not claimed: dropped
+      if (pc !== early.pc) return;
       send({ type: "answer", sdp });
+      after();
       if (!early.holding) early.timeline["answer sent"] = Date.now();
     },
     (err) => {
-      if (pc === early.pc) throw err; // (dropped and closed mid-answer: not a failure)
+      if (pc === early.pc) throw err;
     },
   );
 }
 
 /**
  * Send the answer to the offer the page came with, which the page's head began (this module
- * arrives later), holding what goes out until the welcome; without the head's connection,
- * answer it here.
+ * arrives later), holding what goes out until the welcome.
  */
 function usePrepared(socket) {
-  const { sdp, upstream, tracks } = socket.prepared;
-  const offer = { type: "offer", sdp, upstream, tracks };
+  const { pc, prepared } = socket;
+  const { sdp, upstream, tracks } = prepared;
   early.holding = true;
-  let answered;
-  try {
-    if (socket.pc && socket.answer) {
-      const pc = socket.pc;
-      early.pc = pc;
-      early.offer = offer;
-      early.timeline.offer = socket.answeringAt;
-      answered = socket.answer.then((sdp) => {
-        if (pc !== early.pc) return; // not claimed: dropped meanwhile
-        send({ type: "answer", sdp });
-        // The candidates found meanwhile go after the answer, then the rest as they come.
-        pc.removeEventListener("icecandidate", socket.bufferCandidate);
-        for (const candidate of socket.candidates) {
-          const message = candidateMessage(candidate);
-          if (message) send(message);
-        }
-        makePeer(null, pc);
-        if (!early.holding) early.timeline["answer sent"] = Date.now();
-      }, (err) => {
-        if (pc === early.pc) throw err; // (dropped and closed mid-answer: not a failure)
-      });
-    } else {
-      makePeer(socket.prepared.ice_servers);
-      answered = answerOffer(offer);
+  early.pc = pc;
+  early.offer = { type: "offer", sdp, upstream, tracks };
+  early.timeline.offer = socket.answeringAt;
+  const answered = sendAnswer(pc, socket.answer, () => {
+    // The candidates found meanwhile go after the answer, then the rest as they come.
+    pc.removeEventListener("icecandidate", socket.bufferCandidate);
+    for (const candidate of socket.candidates) {
+      const message = candidateMessage(candidate);
+      if (message) send(message);
     }
-  } catch (err) {
-    early.holding = false;
-    fail(err);
-    return;
-  }
+    makePeer(null, pc);
+  });
   const welcomed = new Promise((resolve) => (early.welcomed = resolve));
   listen(early.ws, "close", () => early.welcomed?.(null));
   // A connection closed mid-answer may never settle its promises: when it is dropped, stop
@@ -233,7 +224,7 @@ function start() {
   early.ws = socket.ws;
   early.socket = socket;
   socket.ws.removeEventListener("message", socket.buffer);
-  if (socket.prepared) usePrepared(socket);
+  if (socket.pc) usePrepared(socket); // (the head made it for the offer the page carried)
   listen(socket.ws, "message", consume);
   for (const event of socket.messages) consume(event);
 }
