@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -323,6 +324,15 @@ def _detail(websocket: WebSocket, exc: MediationError) -> str:
     return gettext(language, exc.message, **exc.params)
 
 
+def _meant_for(message: signaling.Incoming, claimed_token: str | None) -> bool:
+    """A message tagged with a prepared connection's token (the page's answer and candidates,
+    sent before the welcome said whether the socket claimed it) applies only if it did."""
+    tag = getattr(message, "standby", None)
+    if tag is None:
+        return True
+    return claimed_token is not None and secrets.compare_digest(tag, claimed_token)
+
+
 async def _refuse(websocket: WebSocket, code: int, detail: str) -> None:
     await websocket.accept()
     await websocket.send_text(signaling.out("error", detail=detail))
@@ -356,10 +366,13 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
     transport = WebSocketTransport(websocket)
     await websocket.accept()
     prejoin = websocket.query_params.get("prejoin") == "1"
+    # The prepared connection this socket took over: only for it are tagged messages meant.
+    claimed_token: str | None = None
     try:
         if prejoin:  # standing by until a join message (see rooms/signaling.py)
             token = websocket.query_params.get("standby")
             claimed = await live.claim(identity, token, transport) if token else None
+            claimed_token = token if claimed is not None else None
             participant = claimed or await live.stand_by(identity, transport)
         else:
             participant = await live.join(identity, transport)
@@ -380,6 +393,8 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
                 raw = frame.get("bytes") or b""
             try:
                 message = signaling.parse(raw)
+                if not _meant_for(message, claimed_token):
+                    continue  # sent before the welcome, for a connection that was not claimed
                 if standby is not None and isinstance(message, signaling.Join):
                     participant = await live.join(identity, transport, standby=standby)
                     standby = None

@@ -19,9 +19,12 @@ The offer usually comes with the room page: serving it, the server makes the sta
 and offer at once (``LiveRoom.prepare``) and the page carries them with a one-time token, so
 the browser answers while the page is still loading. The page's socket claims that connection
 with ``?prejoin=1&standby=<token>``: the welcome then says ``prepared: true`` and no offer
-follows (the browser sends the answer it holds). ``prepared: false`` means there was none to
-claim (it went unanswered for ANSWER_TIMEOUT, a newer page of the same person replaced it, or
-the token is not this person's): the browser drops it, and a fresh offer follows as usual.
+follows. The page does not wait for the welcome: as soon as its socket is open it sends the
+answer and its candidates tagged with the token (``standby``), and the server applies tagged
+messages only on the socket that claimed that connection, ignoring them anywhere else.
+``prepared: false`` means there was none to claim (it went unanswered for ANSWER_TIMEOUT, a
+newer page of the same person replaced it, or the token is not this person's): the browser
+drops it, and a fresh offer follows as usual, to be answered untagged.
 
 How the browser maps media to people: every ``offer`` carries ``upstream`` (the mids of the
 two transceivers on which the browser must send its own microphone and camera) and
@@ -58,8 +61,9 @@ from elsewhere; 4001 removed by the mediator; 4002 the media connection failed o
 came (reconnect); 4401, 4403, 4404 refused (not signed in, not allowed, not theirs).
 
 Browser -> server
-    answer       {sdp}
-    candidate    {candidate, sdpMid, sdpMLineIndex}
+    answer       {sdp, standby?}                     standby: the token of the connection
+    candidate    {candidate, sdpMid, sdpMLineIndex,  the page came with (sent before the
+                  standby?}                          welcome; ignored unless it was claimed)
     mute         {audio?, video?, participant_id?}   true = muted; participant_id: the
                                                      mediator mutes someone (they may unmute)
     receive      {video}                             a weak connection asks for audio only
@@ -89,9 +93,13 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+StandbyToken = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class Answer(_In):
     type: Literal["answer"]
     sdp: Annotated[str, Field(min_length=10, max_length=MAX_MESSAGE_BYTES)]
+    standby: StandbyToken | None = None
 
 
 class Candidate(_In):
@@ -99,6 +107,7 @@ class Candidate(_In):
     candidate: Annotated[str, Field(max_length=1000)]
     sdpMid: Annotated[str, Field(max_length=32)] | None = None
     sdpMLineIndex: Annotated[int, Field(ge=0, le=1000)] | None = None
+    standby: StandbyToken | None = None
 
 
 class Mute(_In):

@@ -98,10 +98,9 @@ class Client:
         prejoin: bool = False,
         prepared: dict[str, Any] | None = None,
     ) -> None:
-        # The offer the room page carried: answered before the socket opens, as the page's
-        # head does, and sent once the welcome says the socket claimed it.
+        # The offer the room page carried: answered before the socket opens and sent, tagged
+        # with its token, as soon as the socket is open, as the page's head does.
         self.prepared = prepared
-        self._held: dict[str, Any] | None = None
         prejoin = prejoin or prepared is not None
         self.url = f"{url}?prejoin=1" if prejoin else url
         if prepared is not None:
@@ -129,14 +128,17 @@ class Client:
         self.offers = 0
 
     async def connect(self) -> None:
+        answer = None
         if self.prepared is not None:
             await self._new_pc()
-            self._held = await self._make_answer(self.prepared)
+            answer = await self._make_answer(self.prepared)
         self.ws = await websockets.connect(
             self.url,
             additional_headers={"Authorization": f"Bearer {self.token}"},
             max_size=2**20,
         )
+        if answer is not None and self.prepared is not None:
+            await self.send(**answer, standby=self.prepared["token"])
         self._reader = asyncio.create_task(self._read())
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
@@ -154,11 +156,8 @@ class Client:
                 if kind == "welcome":
                     self.participant_id = message["participant_id"]
                     self.role = message["role"]
-                    held, self._held = self._held, None
-                    if held is not None and message.get("prepared"):
-                        await self.send(**held)
-                    else:
-                        await self._new_pc()
+                    if self.prepared is None or not message.get("prepared"):
+                        await self._new_pc()  # (the server ignores the prepared answer)
                     if self.joined:
                         await self._consent()
                 elif kind == "lobby" and self.offers:

@@ -181,6 +181,10 @@ async def test_the_page_carries_an_offer_that_its_socket_claims_and_joins_on(
     mediator, token, prepared = await page_in_auto_admit_room(meeting)
     assert prepared["sdp"].startswith("v=0") and set(prepared["upstream"]) == {"audio", "video"}
     assert prepared["ice_servers"] == []
+    offered = {
+        line.split()[4] for line in prepared["sdp"].splitlines() if line.startswith("a=candidate:")
+    }
+    assert offered == {"127.0.0.1"}, "media offered beyond MEDIATION_HOST_ADDRESSES"
     # What it offers already: the mediator's media, gates shut.
     assert {t["participant_id"] for t in prepared["tracks"].values()} == {mediator.participant_id}
     assert len(prepared_standbys(app, meeting)) == 1
@@ -193,7 +197,10 @@ async def test_the_page_carries_an_offer_that_its_socket_claims_and_joins_on(
         what="the prepared connection",
     )
     assert applicant.offers == 1 and applicant.of_type("offer") == [], "offered again"
+    # Tagged messages count only for the connection this socket claimed.
+    await applicant.send(type="answer", sdp=prepared["sdp"], standby="not-the-claimed-one")
     await asyncio.sleep(1.0)
+    assert applicant.of_type("error") == [], "a message for another connection was applied"
     assert sum(applicant.frames.values()) == 0, "a standby received media"
 
     await applicant.join_meeting()
@@ -220,11 +227,14 @@ async def test_reloading_the_page_keeps_one_prepared_connection_and_a_stale_one_
     assert waiting.token == second["token"]
 
     # The first page's socket finds nothing to claim: it stands by afresh, with a new offer.
+    # The answer it sent at once, for the connection it did not get, is ignored.
     applicant = await claim(meeting, token, first)
     assert applicant.of_type("welcome")[0]["prepared"] is False
     await eventually(lambda: bool(applicant.of_type("offer")), what="a fresh offer")
     await applicant.join_meeting()
     await flowing(applicant, mediator.participant_id, "video", within=5)
+    assert applicant.of_type("error") == []
+    assert [s.token for s in prepared_standbys(app, meeting)] == [second["token"]]
 
 
 async def test_a_prepared_connection_is_only_its_own_persons_and_goes_if_unclaimed(
@@ -238,6 +248,7 @@ async def test_a_prepared_connection_is_only_its_own_persons_and_goes_if_unclaim
     other = await claim(meeting, await meeting.token_for("respondent"), prepared)
     assert other.of_type("welcome")[0]["prepared"] is False  # not theirs to take
     assert prepared_standbys(app, meeting) == [waiting]
+    assert waiting.peer is peer and peer.negotiating, "another's answer reached the connection"
 
     await eventually(lambda: prepared_standbys(app, meeting) == [], what="the unclaimed one gone")
     assert peer.closed and peer.pc.connectionState == "closed"

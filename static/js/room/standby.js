@@ -4,9 +4,10 @@
 // module on its own (`async`), so it runs once it has arrived, without waiting for the
 // document to be parsed as room.js does (whichever loads it first, it is evaluated once).
 // Usually the page carries the server's offer (`prepared`, made as the page was served),
-// which the head has begun to answer: the answer goes out once the server's welcome says that
-// the socket has claimed that connection. Otherwise it makes the peer connection on the welcome
-// and answers the server's first offer. Either way with nothing to send yet: ICE and DTLS
+// which the head answers and sends, with its candidates, as soon as the socket is open (tagged
+// with the token, so that the server ignores them unless the socket claimed that connection);
+// here the welcome tells whether it did. Otherwise this makes the peer connection on the
+// welcome and answers the server's first offer. Either way with nothing to send yet: ICE and DTLS
 // then run while the page loads. room.js imports this same module instance and takes the
 // connection over with take(); from then on room.js alone handles the socket.
 // No DOM and no user-facing strings here: this runs before either exists.
@@ -65,10 +66,9 @@ const early = {
   busy: Promise.resolve(), // the answer under way
   taken: false,
   failed: false,
-  // A prepared offer is answered before the socket is known to have claimed its connection:
-  // what the peer connection sends waits here for the welcome, which says whether it did.
-  holding: false,
-  outbox: [],
+  // The prepared connection is used before the socket is known to have claimed it: the
+  // welcome says whether it did.
+  unsettled: false,
   welcomed: null, // resolves the wait for the welcome (with it, or null if the socket closed)
   dropPrepared: null, // ends the wait for the prepared answer, once that connection is dropped
   socket: null, // what the head left in window.earlySocket
@@ -81,17 +81,19 @@ function listen(target, type, listener) {
 }
 
 function send(message) {
-  if (early.holding) early.outbox.push(message);
-  else if (early.ws?.readyState === WebSocket.OPEN) early.ws.send(JSON.stringify(message));
+  if (early.ws?.readyState === WebSocket.OPEN) early.ws.send(JSON.stringify(message));
 }
 
-function makePeer(iceServers, existing = null) {
-  early.pc = existing ?? new RTCPeerConnection({ iceServers: iceServers || [] });
+/** Our peer connection; `prepared`: the head's, which sends its own (tagged) candidates. */
+function makePeer(iceServers, prepared = null) {
+  early.pc = prepared ?? new RTCPeerConnection({ iceServers: iceServers || [] });
   const pc = early.pc;
-  listen(pc, "icecandidate", (e) => {
-    const message = candidateMessage(e.candidate);
-    if (message && pc === early.pc) send(message);
-  });
+  if (!prepared) {
+    listen(pc, "icecandidate", (e) => {
+      const message = candidateMessage(e.candidate);
+      if (message && pc === early.pc) send(message);
+    });
+  }
   const connected = () => {
     if (pc === early.pc && ["connected", "completed"].includes(pc.iceConnectionState)) {
       early.timeline["ice connected"] ??= Date.now();
@@ -112,17 +114,15 @@ function answerOffer(offer) {
 }
 
 /**
- * Send the answer that `answering` resolves to, if `pc` is still the connection here, then
- * run `after`. One dropped meanwhile (the prepared one, not claimed) sends nothing, and its
- * failing (closed mid-answer) is no failure.
+ * Send the answer that `answering` resolves to, if `pc` is still the connection here. One
+ * dropped meanwhile sends nothing, and its failing (closed mid-answer) is no failure.
  */
-function sendAnswer(pc, answering, after = () => {}) {
+function sendAnswer(pc, answering) {
   return answering.then(
     (sdp) => {
       if (pc !== early.pc) return;
       send({ type: "answer", sdp });
-      after();
-      if (!early.holding) early.timeline["answer sent"] = Date.now();
+      early.timeline["answer sent"] = Date.now();
     },
     (err) => {
       if (pc === early.pc) throw err;
@@ -131,25 +131,22 @@ function sendAnswer(pc, answering, after = () => {}) {
 }
 
 /**
- * Send the answer to the offer the page came with, which the page's head began (this module
- * arrives later), holding what goes out until the welcome.
+ * The connection for the offer the page came with, which the page's head answers and sends
+ * (this module arrives later): wait for the answer and for the welcome.
  */
 function usePrepared(socket) {
   const { pc, prepared } = socket;
   const { sdp, upstream, tracks } = prepared;
-  early.holding = true;
-  early.pc = pc;
+  early.unsettled = true;
   early.offer = { type: "offer", sdp, upstream, tracks };
   early.timeline.offer = socket.answeringAt;
-  const answered = sendAnswer(pc, socket.answer, () => {
-    // The candidates found meanwhile go after the answer, then the rest as they come.
-    pc.removeEventListener("icecandidate", socket.bufferCandidate);
-    for (const candidate of socket.candidates) {
-      const message = candidateMessage(candidate);
-      if (message) send(message);
-    }
-    makePeer(null, pc);
-  });
+  makePeer(null, pc);
+  const answered = socket.answer.then(
+    () => {},
+    (err) => {
+      if (pc === early.pc) throw err;
+    },
+  );
   const welcomed = new Promise((resolve) => (early.welcomed = resolve));
   listen(early.ws, "close", () => early.welcomed?.(null));
   // A connection closed mid-answer may never settle its promises: when it is dropped, stop
@@ -160,13 +157,8 @@ function usePrepared(socket) {
 
 /** The welcome decides about the prepared connection: claimed, or gone and started afresh. */
 function settlePrepared(welcome) {
-  early.holding = false;
-  const outbox = early.outbox;
-  early.outbox = [];
-  if (welcome.prepared) {
-    for (const message of outbox) send(message);
-    if (outbox.some((m) => m.type === "answer")) early.timeline["answer sent"] = Date.now();
-  } else {
+  early.unsettled = false;
+  if (!welcome.prepared) {
     // The server had no such connection any more (the page sat too long): it makes a new
     // one, whose offer comes next.
     early.pc.close();
@@ -187,7 +179,7 @@ function fail(err) {
 /** Consume the welcome and the first offer; anything else is room.js's, in order. */
 function consume(event) {
   // (taken while the prepared connection waits for its welcome: take() waits for it too)
-  const done = early.taken && !early.holding;
+  const done = early.taken && !early.unsettled;
   if (done || early.failed || early.backlog.length || typeof event.data !== "string") {
     early.backlog.push(event);
     return;
@@ -203,7 +195,7 @@ function consume(event) {
     early.welcome = message;
     early.timeline.welcome = Date.now();
     try {
-      if (early.holding) settlePrepared(message);
+      if (early.unsettled) settlePrepared(message);
       else makePeer(message.ice_servers);
     } catch (err) {
       fail(err);
@@ -238,8 +230,12 @@ function start() {
 export async function take() {
   early.taken = true;
   await early.busy;
-  const { ws, pc } = early;
-  if (early.socket?.openedAt) early.timeline["socket open"] = early.socket.openedAt;
+  const { ws, pc, socket } = early;
+  if (socket?.openedAt) early.timeline["socket open"] = socket.openedAt;
+  if (socket?.answerSentAt && pc === socket.pc) {
+    early.timeline["answer sent"] = socket.answerSentAt;
+    socket.pc.removeEventListener("icecandidate", socket.sendCandidate); // room.js sends them now
+  }
   for (const [target, type, listener] of early.listeners) target.removeEventListener(type, listener);
   early.listeners = [];
   const handover = {
