@@ -8,11 +8,13 @@ connection, socket gone, removed, room closed, server shutdown).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aioice.ice
 from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
@@ -24,7 +26,13 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
-from rooms.passthrough import ForwardedTrack, PacketFanout, codec_preferences, enable_passthrough
+from rooms.passthrough import (
+    ForwardedTrack,
+    PacketFanout,
+    SeamChangedError,
+    codec_preferences,
+    enable_passthrough,
+)
 
 log = logging.getLogger("mediation.rooms.peer")
 
@@ -39,6 +47,29 @@ class Outgoing:
     kind: str
     transceiver: RTCRtpTransceiver
     track: ForwardedTrack
+
+
+_EVERY_INTERFACE = aioice.ice.get_host_addresses
+
+
+def use_host_addresses(addresses: Sequence[str]) -> None:
+    """Gather ICE host candidates only on ``addresses`` (empty: every interface but loopback,
+    aioice's own choice). Process-wide, as the interfaces are.
+
+    aioice (pinned in pyproject.toml) takes no list of addresses: each gathering looks up its
+    module's ``get_host_addresses``, so the list goes in there. Raises SeamChangedError on an
+    aioice that gathers some other way, rather than silently offering every interface."""
+    if "get_host_addresses(" not in inspect.getsource(aioice.ice.Connection.gather_candidates):
+        raise SeamChangedError("aioice no longer gathers through get_host_addresses()")
+    if not addresses:
+        aioice.ice.get_host_addresses = _EVERY_INTERFACE
+        return
+    chosen = list(addresses)
+
+    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [a for a in chosen if (use_ipv6 if ":" in a else use_ipv4)]
+
+    aioice.ice.get_host_addresses = host_addresses
 
 
 def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from rooms.pages import case_section as rooms_case_section
 from rooms.pages import party_landing as rooms_party_landing
+from rooms.peers import use_host_addresses
 from rooms.router import router as rooms_router
 from rooms.sfu import RoomRegistry, RoomServices
 from service import logs, pages
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 segment_seconds=settings.rtc.recording_segment_seconds,
             )
         )
+        use_host_addresses([str(a) for a in settings.rtc.host_addresses])
         settings.secret()  # create the key now rather than inside the first request
         try:
             yield

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import accounts, audit, demo, logs
@@ -183,7 +185,22 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except (ValidationError, SettingsError) as exc:
+        print("error: the settings (MEDIATION_* variables) are not valid:", file=sys.stderr)
+        problems = (
+            [
+                f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
+                + e["msg"].removeprefix("Value error, ")
+                for e in exc.errors()
+            ]
+            if isinstance(exc, ValidationError)
+            else [str(exc)]
+        )
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
     logs.configure(settings.log_level, json_lines=settings.log_json)
     try:
         code: int = args.func(args, settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -23,6 +24,10 @@ class RtcSettings(BaseModel):
     # Every leg of a room uses one video codec: the server forwards, it cannot translate.
     video_codec: Literal["VP8", "H264"] = "VP8"
     recording_segment_seconds: float = Field(default=300.0, ge=5.0)
+    # The addresses the server's peers offer for media (ICE host candidates); empty: every
+    # interface's. A server with several interfaces names the one browsers can reach; the
+    # tests and benchmarks use 127.0.0.1, so that no media leaves the machine.
+    host_addresses: list[str] = Field(default_factory=list)
 
 
 class AuthSettings(BaseModel):
@@ -48,6 +53,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
     ice_servers: str = ""
+    host_addresses: str = ""  # comma-separated; folded into rtc.host_addresses
     default_language: str = "zh_Hans"
     log_level: str = "INFO"
     log_json: bool = True
@@ -78,6 +84,19 @@ class Settings(BaseSettings):
                     'MEDIATION_ICE_SERVERS must be a JSON list such as [{"urls": "stun:..."}]'
                 )
             self.rtc.ice_servers = servers
+        if self.host_addresses and not self.rtc.host_addresses:
+            self.rtc.host_addresses = [
+                a.strip() for a in self.host_addresses.replace(" ", ",").split(",") if a.strip()
+            ]
+        for address in self.rtc.host_addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(
+                    f"MEDIATION_HOST_ADDRESSES: {address!r} is not an IP address (give this"
+                    " server's addresses for media, such as 203.0.113.7 or 2001:db8::7,"
+                    " separated by commas)"
+                ) from None
         return self
 
     @property

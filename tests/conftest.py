@@ -25,6 +25,7 @@ import uvicorn
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from rooms.peers import use_host_addresses
 from service import accounts, audit, cases
 from service.app import Server as AppServer
 from service.app import create_app
@@ -42,7 +43,7 @@ from service.models import (
     User,
 )
 from service.personal import id_check_char
-from service.settings import Settings
+from service.settings import RtcSettings, Settings
 
 DEFAULT_PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "correct horse battery"
@@ -121,6 +122,11 @@ async def database(databases: Databases) -> Database:
     return db
 
 
+# Media between the tests' peers (the server's, aiortc clients', Chromium's) only on loopback.
+LOOPBACK_ONLY = ["127.0.0.1"]
+use_host_addresses(LOOPBACK_ONLY)  # (the in-process peers made before any app starts, too)
+
+
 def make_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
     return Settings(
         data_dir=data_dir,
@@ -128,7 +134,7 @@ def make_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
         secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
         public_url="http://testserver",
         log_json=False,
-        **overrides,
+        **{"rtc": RtcSettings(host_addresses=LOOPBACK_ONLY), **overrides},  # type: ignore[arg-type]
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from service.db import make_engine, make_sessionmaker, unit_of_work
 from service.migrate import current_revision, head_revision, upgrade
 from service.models import Invitation, Organisation, User
 from service.security import verify_password
-from tests.cli_runner import run_cli
+from service.settings import Settings
+from tests.cli_runner import MEDIATION, TIMEOUT, cli_env, run_cli
 from tests.conftest import PASSWORD, Databases, make_settings, unique
 
 JOIN_LINK = re.compile(r"https?://[^\s/]+(?::\d+)?/join/[A-Za-z0-9_\-]+")
@@ -293,3 +295,36 @@ async def test_commands_refuse_an_unmigrated_database(databases: Databases, tmp_
     )
     assert result.returncode != 0
     assert "mediation db upgrade" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("MEDIATION_HOST_ADDRESSES", "127.0.0.1,nope", "'nope' is not an IP address"),
+        ("MEDIATION_ICE_SERVERS", "[x", "MEDIATION_ICE_SERVERS is not valid JSON"),
+        ("MEDIATION_RTC__VIDEO_CODEC", "AV1", "rtc.video_codec: Input should be 'VP8' or 'H264'"),
+    ],
+)
+async def test_bad_settings_are_refused_in_words(
+    tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    env = {**cli_env(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}", tmp_path), name: value}
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [str(MEDIATION), "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "the settings (MEDIATION_* variables) are not valid" in result.stderr
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "m.db").exists()  # nothing was done
+
+
+def test_host_addresses_are_read_as_a_list() -> None:
+    settings = Settings(host_addresses="127.0.0.1, ::1", data_dir=Path("unused"))
+    assert settings.rtc.host_addresses == ["127.0.0.1", "::1"]
+    assert Settings(data_dir=Path("unused")).rtc.host_addresses == []

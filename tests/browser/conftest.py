@@ -30,7 +30,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Error, async_playwright
 
-from tests.conftest import Database, unique
+from tests.conftest import LOOPBACK_ONLY, Database, unique
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -44,6 +44,11 @@ CHROMIUM_ARGS = [
     # Remote sound plays out without a click, as after a person's tap (totalAudioEnergy in
     # getStats() counts only audio that is actually played).
     "--autoplay-policy=no-user-gesture-required",
+    # Media only over loopback: the server offers 127.0.0.1 alone (LOOPBACK_ONLY), which
+    # Chromium pairs with only when allowed to, and no mDNS names for our own addresses
+    # (multicast on the machine's network).
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 VENV_BIN = Path(sys.executable).parent
 MEDIATION = str(VENV_BIN / "mediation")
@@ -107,6 +112,7 @@ def server_env(database_url: str, data_dir: Path, public_url: str) -> dict[str, 
         MEDIATION_PUBLIC_URL=public_url,
         MEDIATION_SECRET_KEY=SECRET_KEY,
         MEDIATION_LOG_JSON="false",
+        MEDIATION_HOST_ADDRESSES=",".join(LOOPBACK_ONLY),
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -7,6 +7,7 @@ import fractions
 import time
 from collections.abc import Callable
 
+import aioice.ice
 import aiortc
 import av
 import pytest
@@ -20,7 +21,8 @@ from aiortc.codecs import depayload, get_encoder
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from rooms import passthrough
+from rooms import passthrough, peers
+from tests.conftest import LOOPBACK_ONLY
 from tests.rooms.client import Camera, Tone
 from tests.rooms.conftest import eventually
 
@@ -271,3 +273,33 @@ def test_the_aioice_consent_seam_is_where_peer_close_expects_it() -> None:
     assert "asyncio.create_task(self.query_consent())" in inspect.getsource(
         aioice.Connection.connect
     )
+
+
+async def _offered_addresses() -> set[str]:
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver("audio")
+        await pc.setLocalDescription(await pc.createOffer())
+        lines = pc.localDescription.sdp.splitlines()
+    finally:
+        await pc.close()
+    return {line.split()[4] for line in lines if line.startswith("a=candidate:")}
+
+
+async def test_media_is_offered_only_on_the_configured_addresses() -> None:
+    try:
+        peers.use_host_addresses(["127.0.0.1"])
+        assert await _offered_addresses() == {"127.0.0.1"}
+        peers.use_host_addresses([])  # aioice's own choice: every interface but loopback
+        assert "127.0.0.1" not in await _offered_addresses()
+    finally:
+        peers.use_host_addresses(LOOPBACK_ONLY)
+
+
+def test_the_aioice_gathering_seam_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def elsewhere(self: object) -> None:
+        """Gathers some other way."""
+
+    monkeypatch.setattr(aioice.ice.Connection, "gather_candidates", elsewhere)
+    with pytest.raises(passthrough.SeamChangedError, match="get_host_addresses"):
+        peers.use_host_addresses(["127.0.0.1"])
