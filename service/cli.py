@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -50,6 +51,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=None,
         ws_max_size=64 * 1024 + 1024,
     )
+    # What the imports and the app made lives as long as the process: out of the collector's
+    # way, a full collection no longer walks it (about 80 ms, on the loop that carries the
+    # video, each time a join's allocations trigger one).
+    gc.collect()
+    gc.freeze()
     Server(config).run()
     return 0
 
