@@ -61,6 +61,10 @@ CHROMIUM_ARGS = [
     # routing, which holds every request of the page for a round trip through this script
     # and would add its own delay to the page loads being timed.)
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    # Media only over loopback too: the server offers 127.0.0.1 alone (see start_server),
+    # which Chromium pairs with only when allowed to, and no mDNS names for its addresses.
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 VENV_BIN = Path(sys.executable).parent
 MEDIATION = str(VENV_BIN / "mediation")
@@ -311,6 +315,7 @@ def start_server(root: Path, database_url: str, port: int) -> Server:
         MEDIATION_PUBLIC_URL=base_url,
         MEDIATION_LOG_JSON="false",
         MEDIATION_LOG_LEVEL="WARNING",
+        MEDIATION_HOST_ADDRESSES="127.0.0.1",
         PYTHONUNBUFFERED="1",
     )
     stderr_path = root / "server.log"
@@ -729,6 +734,7 @@ async def join_trial(
     room_id: int,
     *,
     consented: bool,
+    settle: float,
     dump: Path | None = None,
 ) -> dict[str, float] | None:
     """Seconds from opening the join link to each step, up to the first remote video frame
@@ -737,6 +743,9 @@ async def join_trial(
     try:
         await context.add_init_script(FIRST_SHOWN_JS)
         page = await context.new_page()
+        # The person's browser is open on an empty tab when they tap the link: the new tab's
+        # processes have started (and touched their memory, slow on this VM) before the clock.
+        await asyncio.sleep(settle)
         stamps: dict[str, float] = {}
         start = time.time()
         # Sets the session and, the meeting being open, leads straight into the room.
@@ -846,6 +855,7 @@ async def run(args: argparse.Namespace) -> int:
                                 world.joiner_token,
                                 room_id,
                                 consented=bool(joins),
+                                settle=args.settle,
                                 dump=args.dump_joins,
                             )
                         except PlaywrightError as exc:  # a step timed out: a failed join
@@ -855,7 +865,8 @@ async def run(args: argparse.Namespace) -> int:
                             failed += 1
                         else:
                             joins.append(steps)
-                        await asyncio.sleep(1.0)  # let the room settle after the leave
+                        # The room settles after the leave, the closed tab's processes exit.
+                        await asyncio.sleep(args.settle)
 
                 join_cpu: CpuWindow | None = None
                 stalls: StallProbe | None = None
@@ -998,6 +1009,10 @@ def report(
             else "  the meeting's Chromiums shared the cores with the newcomer at equal priority"
             " (--share-cores)"
         )
+        print(
+            f"  each join's fresh tab was open {args.settle:g} s before the link was opened, and"
+            f" the room settled {args.settle:g} s after each leave (--settle)"
+        )
         if join_cpu is not None:
             print(
                 f"  machine during the joins: {join_cpu.machine_percent:.0f} % busy: server"
@@ -1047,6 +1062,13 @@ def main(argv: list[str] | None = None) -> int:
         help="leave the meeting's browsers at normal priority during the join trials",
     )
     p.add_argument(
+        "--settle",
+        type=float,
+        default=2.0,
+        help="seconds a join's fresh tab stays open before the link is opened, and after each"
+        " leave (default 2)",
+    )
+    p.add_argument(
         "--dump-joins",
         type=Path,
         metavar="FILE",
@@ -1055,8 +1077,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 2 <= args.participants <= 12:
         p.error("--participants is between 2 and 12")
-    if args.seconds <= 0 or args.warmup < 0 or not 0 <= args.joins <= 100:
-        p.error("--seconds > 0, --warmup >= 0, 0 <= --joins <= 100")
+    if args.seconds <= 0 or args.warmup < 0 or not 0 <= args.joins <= 100 or args.settle < 0:
+        p.error("--seconds > 0, --warmup >= 0, 0 <= --joins <= 100, --settle >= 0")
     if not Path(CHROMIUM).exists():
         p.error(f"{CHROMIUM} is missing (apt-get install chromium); no browser is downloaded")
     return asyncio.run(run(args))
