@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 segment_seconds=settings.rtc.recording_segment_seconds,
             )
         )
-        use_host_addresses([str(a) for a in settings.rtc.host_addresses])
+        use_host_addresses(settings.rtc.host_addresses)
         settings.secret()  # create the key now rather than inside the first request
         try:
             yield
