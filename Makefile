@@ -7,6 +7,10 @@ PORT ?= 8000
 export MEDIATION_DATA_DIR ?= $(CURDIR)/data
 export MEDIATION_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 export TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+# axe-core, the accessibility rules tests/browser/test_a11y.py injects into every page:
+# npm's package, pinned, kept inside the venv (no package.json at the top level).
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: run test lint check-postgres system-deps system-test-deps clean
 
@@ -23,6 +27,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
+
+# The stamp names the version, so that changing the pin installs the new one.
+$(VENV)/axe/.axe-core-$(AXE_VERSION): | system-test-deps
+	npm install --prefix $(VENV)/axe --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
+	@test -s $(AXE) || { echo "npm installed no $(AXE)"; exit 1; }
+	@rm -f $(VENV)/axe/.axe-core-* && touch $@
 
 system-deps:
 	@bash .ci/system-deps.sh runtime
@@ -45,7 +55,7 @@ check-postgres: $(VENV)/.installed-test
 	@$(BIN)/python .ci/check_postgres.py
 
 ## make test: the same set-up plus test tools and Chromium; lint; the suite on SQLite, then PostgreSQL
-test: system-deps system-test-deps $(VENV)/.installed-test
+test: system-deps system-test-deps $(VENV)/.installed-test $(VENV)/axe/.axe-core-$(AXE_VERSION)
 	$(MAKE) --no-print-directory lint
 	TEST_DATABASE=sqlite $(BIN)/pytest
 	@if $(BIN)/python .ci/check_postgres.py; then \
