@@ -1,14 +1,20 @@
 """Alembic environment: runs migrations through the service's own async engine setup."""
 
 import asyncio
+import importlib
 
 from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import rooms.models  # noqa: F401  (registers the tables on the metadata)
-import service.models  # noqa: F401
+import service.models  # noqa: F401  (registers the tables on the metadata)
+from service.app import default_domains
 from service.db import make_engine
+
+# Each domain names the modules that hold its tables; importing them registers them.
+for _domain in default_domains():
+    for _module in _domain.models:
+        importlib.import_module(_module)
 
 target_metadata = SQLModel.metadata
 

@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from rooms import service as rooms_service
 from rooms.models import ConsentKind, RoomStatus
 from service import cases
+from service.domain import Audience, CaseViewer
 from service.i18n import N_
 from service.models import Case, Party
 from service.pages import fragment
@@ -21,13 +22,22 @@ CONSENT_LABELS = {
 }
 
 
+ACTION_LABELS = {
+    "room.created": N_("Video room opened"),
+    "room.status_changed": N_("Video room status changed"),
+    **{f"consent.{kind.value}": label for kind, label in CONSENT_LABELS.items()},
+}
+
+
 async def case_section(
-    request: Request, session: AsyncSession, case: Case, party: Party | None
-) -> Markup:
+    request: Request, session: AsyncSession, case: Case, viewer: CaseViewer
+) -> Markup | None:
     rooms = await rooms_service.rooms_of_case(session, case_id=case.id or 0)
-    if party is not None:
+    if viewer.audience == Audience.party:
         waiting = [r for r in rooms if r.status != RoomStatus.closed]
-        return fragment(request, "party_rooms.html", room=waiting[-1] if waiting else None)
+        return fragment(request, "rooms/party_rooms.html", room=waiting[-1] if waiting else None)
+    if viewer.audience != Audience.staff:
+        return None  # judges see rooms through the confirmation domain's section
     ledger = await rooms_service.consents_of_case(session, case_id=case.id or 0)
     recordings = {
         room.id: await rooms_service.recordings_of_room(session, room_id=room.id or 0)
@@ -36,7 +46,7 @@ async def case_section(
     names = {p.id: p.name for p in (await cases.parties_of(session, [case.id or 0]))[case.id or 0]}
     return fragment(
         request,
-        "case_rooms.html",
+        "rooms/case_rooms.html",
         case=case,
         rooms=rooms,
         recordings=recordings,

@@ -283,7 +283,7 @@ async def room_page(
         prepared = await registry_of(request.app).get_or_create(room).prepare(identity)
     return pages.render(
         request,
-        "room.html",
+        "rooms/room.html",
         script_strings=ROOM_SCRIPT_STRINGS,
         room=room,
         case=case,

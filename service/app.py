@@ -16,14 +16,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from rooms.pages import case_section as rooms_case_section
-from rooms.pages import party_landing as rooms_party_landing
-from rooms.peers import use_host_addresses
-from rooms.router import router as rooms_router
-from rooms.sfu import RoomRegistry, RoomServices
-from service import logs, pages
+from rooms.domain import domain as rooms_domain
+from service import cases, logs, pages
 from service.db import make_engine, make_sessionmaker
-from service.errors import Invalid, MediationError, NotAuthenticated
+from service.domain import Domain, check_domains
+from service.errors import Invalid, MediationError, NoPartySession, NotAuthenticated, NotFound
 from service.i18n import N_, gettext, pick_language
 from service.migrate import ensure_current
 from service.router import health_router, router
@@ -63,29 +60,45 @@ def validation_message(language: str, error: Mapping[str, Any]) -> str:
         return gettext(language, "This value is not valid.")
 
 
+def default_domains() -> list[Domain]:
+    """The domains this service is made of, in the order their case-page sections show.
+    The one place that names them (migrations/env.py reads their models from here)."""
+    return [rooms_domain()]
+
+
+async def shut_down_domains(app: Any) -> None:
+    """Every domain's shutdown hook, last registered first. One failing does not keep the
+    others from running (they hold recordings to store), and it is logged, not lost."""
+    for domain in reversed(getattr(getattr(app, "state", None), "domains", [])):
+        if domain.shutdown is None:
+            continue
+        try:
+            await domain.shutdown(app)
+        except Exception:
+            logging.getLogger("mediation").exception(
+                "shutting down a domain failed", extra={"domain": domain.name}
+            )
+
+
 class Server(uvicorn.Server):
-    """uvicorn, ending the live rooms first on shutdown.
+    """uvicorn, letting the domains end their live work first on shutdown.
 
     uvicorn closes every open WebSocket (1012) before it runs the app's lifespan exit, so
     people in a meeting would see a dropped connection and retry against a server that is
-    going away. Closing the rooms first tells each of them why (``closed`` with
-    ``server_shutdown``: the page offers to join again) and stores the last recording
-    segments while the database is still there.
+    going away. The domains' shutdown hooks run first: the rooms tell each person why
+    (``closed`` with ``server_shutdown``: the page offers to join again) and store the last
+    recording segments while the database is still there.
     """
 
     async def shutdown(self, sockets: Any = None) -> None:
-        app = self.config.app
-        rooms = getattr(getattr(app, "state", None), "rooms", None)
-        if isinstance(rooms, RoomRegistry):
-            try:
-                await rooms.close_all()
-            except Exception:  # shutting down regardless
-                logging.getLogger("mediation").exception("closing the rooms failed")
+        await shut_down_domains(self.config.app)
         await super().shutdown(sockets)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, domains: list[Domain] | None = None) -> FastAPI:
     settings = settings or get_settings()
+    domains = default_domains() if domains is None else domains
+    check_domains(domains)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,23 +111,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.store = ContentStore(settings.data_dir / "store")
-        app.state.rooms = RoomRegistry(
-            RoomServices(
-                sessionmaker=app.state.sessionmaker,
-                store=app.state.store,
-                ice_servers=settings.rtc.ice_servers,
-                video_codec=settings.rtc.video_codec,
-                workdir=settings.data_dir / "recording-tmp",
-                segment_seconds=settings.rtc.recording_segment_seconds,
-            )
-        )
-        use_host_addresses(settings.rtc.host_addresses)
         settings.secret()  # create the key now rather than inside the first request
         try:
+            for domain in domains:
+                if domain.startup is not None:
+                    await domain.startup(app)
             yield
         finally:
-            # Every live room ends: peers, recorders (their last segments are stored), sockets.
-            await app.state.rooms.close_all()
+            # Live work ends first (peers, recorders storing their last segments, sockets),
+            # while the database is still there; a domain that never started has nothing
+            # to end, which its (idempotent) hook must allow.
+            await shut_down_domains(app)
             await engine.dispose()
 
     app = FastAPI(
@@ -125,12 +132,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.case_sections = [rooms_case_section]
-    app.state.party_landings = [rooms_party_landing]
+    app.state.domains = domains
+    app.state.templates = pages.make_environment(domains)
+    app.state.action_labels = {
+        **cases.ACTION_LABELS,
+        **{k: v for d in domains for k, v in d.action_labels.items()},
+    }
+    app.state.script_strings = {d.name: d.script_strings for d in domains}
     app.include_router(health_router)
     app.include_router(router)
     app.include_router(pages.router)
-    app.include_router(rooms_router)
+    for domain in domains:
+        if domain.router is not None:
+            app.include_router(domain.router)
     app.mount("/static", PreloadedStaticFiles(directory=STATIC_DIR), name="static")
 
     @app.middleware("http")
@@ -166,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def domain_error(request: Request, exc: MediationError) -> Response:
         language = getattr(request.state, "language", "zh_Hans")
         if not request.url.path.startswith("/api/"):
-            if isinstance(exc, NotAuthenticated):
+            if isinstance(exc, NotAuthenticated) and not isinstance(exc, NoPartySession):
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/?{urlencode({'next': target})}", status_code=303)
             return pages.error_page(request, exc)
@@ -187,6 +201,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI's shape (loc names the field), with the message in the caller's language;
         # the echoed input is dropped because it may hold an ID number.
         language = getattr(request.state, "language", "zh_Hans")
+        if not request.url.path.startswith("/api/"):
+            # A page's address or filter a person mistyped: a page, not JSON. An id out of
+            # range names nothing that exists.
+            in_path = any(e.get("loc", ("",))[0] == "path" for e in exc.errors())
+            refused = (
+                NotFound("This page does not exist.")
+                if in_path
+                else MediationError("This address has a value the page cannot use.")
+            )
+            return pages.error_page(request, refused)
         errors = [
             {
                 "loc": list(e.get("loc", ())),

@@ -16,7 +16,7 @@ from service import audit
 from service.cases import party_actor, staff_actor
 from service.clock import now
 from service.db import SessionDep
-from service.errors import Forbidden, NotAuthenticated, NotFound
+from service.errors import Forbidden, NoPartySession, NotAuthenticated, NotFound
 from service.models import AuthSession, Case, Invitation, Organisation, Party, Role, User
 from service.schemas import MAX_ID
 from service.security import csrf_matches, csrf_token, token_hash
@@ -165,6 +165,15 @@ def _role(*roles: Role) -> object:
     return Depends(dependency)
 
 
+async def require_party(principal: OptionalPrincipal) -> PartyPrincipal:
+    if principal is None:
+        raise NoPartySession("Open the join link your mediator sent you.")
+    if not isinstance(principal, PartyPrincipal):
+        raise Forbidden("This page is for the parties of a case.")
+    return principal
+
+
+CurrentParty = Annotated[PartyPrincipal, Depends(require_party)]
 CurrentMediator = Annotated[StaffPrincipal, _role(Role.mediator)]
 CurrentAdmin = Annotated[StaffPrincipal, _role(Role.admin)]
 

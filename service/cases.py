@@ -75,12 +75,6 @@ ACTION_LABELS = {
     "invitation.revoked": N_("Join link withdrawn"),
     "invitation.used": N_("Join link opened"),
     "invitation.refused": N_("Join link refused"),
-    "room.created": N_("Video room opened"),
-    "room.status_changed": N_("Video room status changed"),
-    "consent.online_mediation": N_("Consent to online mediation"),
-    "consent.recording": N_("Consent to recording"),
-    "consent.identity_verified": N_("Identity checked against the ID document"),
-    "consent.sham_warning": N_("Warning about sham mediation read"),
 }
 PARTY_ROLE_LABELS = {
     PartyRole.applicant: N_("Applicant"),
@@ -293,13 +287,6 @@ async def parties_of(session: AsyncSession, case_ids: list[int]) -> dict[int, li
     for party in rows:
         grouped[party.case_id].append(party)
     return grouped
-
-
-async def case_in_org(session: AsyncSession, *, case_id: int, org_id: int) -> Case:
-    case = await session.get(Case, case_id)
-    if case is None or case.org_id != org_id:
-        raise NotFound("No such case.")
-    return case
 
 
 async def party_of_case(session: AsyncSession, *, case: Case, party_id: int) -> Party:

@@ -23,6 +23,11 @@ class NotAuthenticated(MediationError):
     status_code = 401
 
 
+class NoPartySession(NotAuthenticated):
+    """A party's page opened without the party's session. Parties have no password, so a
+    page shows how to get back in (their join link) instead of the staff sign-in form."""
+
+
 class Forbidden(MediationError):
     status_code = 403
 

@@ -9,19 +9,23 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import cases
 from service.auth import (
+    CurrentMediator,
+    CurrentParty,
+    CurrentStaff,
+    MediatorCase,
     OptionalPrincipal,
     PartyPrincipal,
     StaffPrincipal,
@@ -29,31 +33,36 @@ from service.auth import (
 )
 from service.clock import now
 from service.db import SessionDep
-from service.errors import Forbidden, MediationError, NotAuthenticated, NotFound
+from service.domain import Audience, CaseViewer, Domain
+from service.errors import MediationError
 from service.i18n import HTML_LANG, LANGUAGES, gettext, translations
 from service.models import Case, CaseStatus, DisputeType, Party, PartyKind, PartyRole, Role
 from service.personal import mask_id_number
+from service.queries import CaseQuery
 from service.router import REFUSALS, client_address, set_session_cookie
-from service.schemas import MAX_ID
 
 router = APIRouter(include_in_schema=False)
 
-# Each domain keeps its pages beside its code; they all extend service/templates/base.html.
+_SERVICE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 _ROOT = Path(__file__).resolve().parent.parent
-_TEMPLATE_DIRS = [
-    _ROOT / "service" / "templates",
-    _ROOT / "rooms" / "templates",
-    _ROOT / "agreements" / "templates",
-    _ROOT / "confirmation" / "templates",
-]
-_env = Environment(
-    loader=ChoiceLoader([FileSystemLoader(str(d)) for d in _TEMPLATE_DIRS if d.is_dir()]),
-    autoescape=select_autoescape(default=True),
-    enable_async=False,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.filters["mask"] = mask_id_number
+
+
+def make_environment(domains: Sequence[Domain]) -> Environment:
+    """The app's templates: service/'s own by bare name ("base.html"), each domain's under its
+    name ("rooms/room.html"), so no domain's template can silently hide another's, or
+    service/'s. Domain pages extend "base.html"."""
+    prefixed = {d.name: FileSystemLoader(str(d.templates)) for d in domains if d.templates}
+    env = Environment(
+        loader=ChoiceLoader([PrefixLoader(prefixed), FileSystemLoader(str(_SERVICE_TEMPLATES))]),
+        autoescape=select_autoescape(default=True),
+        enable_async=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["mask"] = mask_id_number
+    env.globals["module_preloads"] = module_preloads
+    return env
+
 
 _STATIC_JS = _ROOT / "static" / "js"
 _IMPORT = re.compile(r"""(?:\bfrom\s*|\bimport\s*)["'](\.{1,2}/[^"']+)["']""")
@@ -83,8 +92,6 @@ def module_preloads(entry: str) -> Markup:
     links = (f'<link rel="modulepreload" href="{url}">' for url in module_graph(entry))
     return Markup("\n".join(links))  # noqa: S704 (paths of our own files, no user input)
 
-
-_env.globals["module_preloads"] = module_preloads
 
 # Strings the browser scripts show; rendered into each page in the caller's language.
 SCRIPT_STRINGS = [
@@ -124,14 +131,19 @@ def render(
         text = tr.gettext(message)
         return text.format(**params) if params else text
 
-    strings = {s: tr.gettext(s) for s in [*SCRIPT_STRINGS, *(script_strings or [])]}
+    # A domain's page also carries the strings that domain's scripts show.
+    owner = template.partition("/")[0] if "/" in template else None
+    domain_strings = request.app.state.script_strings.get(owner, ())
+    wanted = [*SCRIPT_STRINGS, *domain_strings, *(script_strings or [])]
+    strings = {s: tr.gettext(s) for s in wanted}
     viewer = viewer_of(request)
-    html = _env.get_template(template).render(
+    page = templates_of(request).get_template(template)
+    html = page.render(
         request=request,
         viewer=viewer,
         csrf=viewer.csrf if viewer else "",
         local_time=local_time,
-        action_labels=cases.ACTION_LABELS,
+        action_labels=request.app.state.action_labels,
         language=language,
         html_lang=HTML_LANG[language],
         languages=LANGUAGES,
@@ -155,33 +167,41 @@ def fragment(request: Request, template: str, **context: Any) -> Markup:
         text = tr.gettext(message)
         return text.format(**params) if params else text
 
-    html = _env.get_template(template).render(
+    part = templates_of(request).get_template(template)
+    html = part.render(
         request=request, viewer=viewer_of(request), local_time=local_time, _=_, **context
     )
     return Markup(html)  # noqa: S704 (rendered by our autoescaping environment)
 
 
-# A domain adds to the case pages without service/ importing it: create_app registers
-# async functions (request, session, case, party or None) -> Markup on app.state.
-CaseSection = Callable[[Request, AsyncSession, Case, Party | None], Awaitable[Markup]]
+def templates_of(request: Request) -> Environment:
+    env: Environment = request.app.state.templates
+    return env
+
+
+def _domains(request: Request) -> list[Domain]:
+    domains: list[Domain] = request.app.state.domains
+    return domains
 
 
 async def case_sections(
-    request: Request, session: AsyncSession, case: Case, party: Party | None
+    request: Request, session: AsyncSession, case: Case, viewer: CaseViewer
 ) -> list[Markup]:
-    sections: list[CaseSection] = getattr(request.app.state, "case_sections", [])
-    return [await section(request, session, case, party) for section in sections]
-
-
-# Where a party's join link leads: a domain may name a page that is live right now (an open
-# video meeting) so that the link takes the person straight there; otherwise /my-case.
-PartyLanding = Callable[[AsyncSession, Party], Awaitable[str | None]]
+    """Each domain's part of a case page, in the order the domains were registered."""
+    sections = []
+    for domain in _domains(request):
+        for section in domain.case_sections:
+            if (html := await section(request, session, case, viewer)) is not None:
+                sections.append(html)
+    return sections
 
 
 async def party_landing(request: Request, session: AsyncSession, party: Party) -> str:
-    hooks: list[PartyLanding] = getattr(request.app.state, "party_landings", [])
-    for hook in hooks:
-        if (url := await hook(session, party)) is not None:
+    """Where a party's join link leads: the first domain with something live right now (an
+    open meeting) takes the person straight there; otherwise their case page."""
+    for domain in _domains(request):
+        hook = domain.party_landing
+        if hook is not None and (url := await hook(session, party)) is not None:
             return url
     return "/my-case"
 
@@ -204,24 +224,8 @@ async def sign_in_page(request: Request, principal: OptionalPrincipal) -> Respon
     return render(request, "login.html", next=request.query_params.get("next", ""))
 
 
-def _require_staff(principal: Any) -> StaffPrincipal:
-    if principal is None:
-        raise NotAuthenticated("Sign in first (or open your join link again).")
-    if not isinstance(principal, StaffPrincipal):
-        raise Forbidden("Only staff may do this.")
-    return principal
-
-
-def _require_mediator(principal: Any) -> StaffPrincipal:
-    staff = _require_staff(principal)
-    if staff.user.role != Role.mediator:
-        raise Forbidden("Your role may not do this.")
-    return staff
-
-
 @router.get("/home", response_class=HTMLResponse)
-async def staff_home(request: Request, principal: OptionalPrincipal) -> Response:
-    staff = _require_staff(principal)
+async def staff_home(request: Request, staff: CurrentStaff) -> Response:
     if staff.user.role == Role.mediator:
         return RedirectResponse("/cases", status_code=303)
     return render(request, "home.html")
@@ -229,26 +233,16 @@ async def staff_home(request: Request, principal: OptionalPrincipal) -> Response
 
 @router.get("/cases", response_class=HTMLResponse)
 async def case_list_page(
-    request: Request, principal: OptionalPrincipal, session: SessionDep
+    request: Request, mediator: CurrentMediator, filters: CaseQuery, session: SessionDep
 ) -> Response:
-    staff = _require_mediator(principal)
-    params = request.query_params
-    status = params.get("status") if params.get("status") in set(CaseStatus) else None
-    dtype = params.get("type") if params.get("type") in set(DisputeType) else None
-    try:
-        page = max(1, min(int(params.get("page", "1")), 10_000))
-    except ValueError:
-        page = 1
-    query = (params.get("q") or "").strip()[:100] or None
-    per_page = 20
     rows, total = await cases.list_cases(
         session,
-        org_id=staff.user.org_id,
-        status=CaseStatus(status) if status else None,
-        dispute_type=DisputeType(dtype) if dtype else None,
-        query=query,
-        page=page,
-        per_page=per_page,
+        org_id=mediator.user.org_id,
+        status=filters.status,
+        dispute_type=filters.dispute_type,
+        query=filters.q,
+        page=filters.page,
+        per_page=filters.per_page,
     )
     grouped = await cases.parties_of(session, [c.id or 0 for c in rows])
     return render(
@@ -257,17 +251,16 @@ async def case_list_page(
         rows=rows,
         parties=grouped,
         total=total,
-        page=page,
-        pages=max(1, -(-total // per_page)),
-        status=status,
-        dtype=dtype,
-        query=query or "",
+        page=filters.page,
+        pages=max(1, -(-total // filters.per_page)),
+        status=filters.status,
+        dtype=filters.dispute_type,
+        query=filters.q or "",
     )
 
 
 @router.get("/cases/new", response_class=HTMLResponse)
-async def intake_page(request: Request, principal: OptionalPrincipal) -> Response:
-    _require_mediator(principal)
+async def intake_page(request: Request, _mediator: CurrentMediator) -> Response:
     return render(
         request,
         "intake.html",
@@ -283,13 +276,7 @@ async def _case_context(session: SessionDep, case: Case) -> dict[str, Any]:
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-async def case_page(
-    case_id: int, request: Request, principal: OptionalPrincipal, session: SessionDep
-) -> Response:
-    staff = _require_mediator(principal)
-    if not 1 <= case_id <= MAX_ID:
-        raise NotFound("No such case.")
-    case = await cases.case_in_org(session, case_id=case_id, org_id=staff.user.org_id)
+async def case_page(request: Request, case: MediatorCase, session: SessionDep) -> Response:
     invitations = await cases.list_invitations(session, case=case)
     events = await cases.case_events(session, case=case)
     return render(
@@ -298,7 +285,7 @@ async def case_page(
         invitations=invitations,
         invitation_state=cases.invitation_state,
         events=[(e, json.loads(e.data)) for e in events],
-        sections=await case_sections(request, session, case, None),
+        sections=await case_sections(request, session, case, CaseViewer(Audience.staff)),
         transitions=[
             s
             for s in CaseStatus
@@ -325,14 +312,8 @@ async def join(token: str, request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/my-case", response_class=HTMLResponse)
-async def party_case_page(
-    request: Request, principal: OptionalPrincipal, session: SessionDep
-) -> Response:
-    if not isinstance(principal, PartyPrincipal):
-        if principal is None:
-            message = gettext(request.state.language, "Open the join link your mediator sent you.")
-            return render(request, "error.html", status_code=401, message=message)
-        raise Forbidden("This page is for the parties of a case.")
-    context = await _case_context(session, principal.case)
-    sections = await case_sections(request, session, principal.case, principal.party)
-    return render(request, "party_case.html", me=principal.party, sections=sections, **context)
+async def party_case_page(request: Request, me: CurrentParty, session: SessionDep) -> Response:
+    viewer = CaseViewer(Audience.party, party=me.party)
+    sections = await case_sections(request, session, me.case, viewer)
+    context = await _case_context(session, me.case)
+    return render(request, "party_case.html", me=me.party, sections=sections, **context)

@@ -36,6 +36,7 @@ CATALOGUE = SERVICE / "locale" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
 ERROR_CLASSES = (
     "MediationError",
     "NotAuthenticated",
+    "NoPartySession",
     "Forbidden",
     "NotFound",
     "Conflict",
@@ -141,7 +142,7 @@ def entries() -> dict[str, str]:
         "Hello, {name}",  # template, with a keyword parameter
         "Mediating",  # N_() in cases.py
         "Wrong username or password.",  # gettext(language, "...") in router.py
-        "Open the join link your mediator sent you.",  # gettext(...) in pages.py
+        "Open the join link your mediator sent you.",  # NoPartySession(...) in auth.py
         "No such case.",  # NotFound(...)
         "Too many failed sign-ins. Wait {minutes} minutes and try again.",  # TooManyAttempts
         "A case needs at least one applicant and one respondent.",  # Invalid(), multi-line
