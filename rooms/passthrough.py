@@ -18,7 +18,6 @@ NACK/RTX repair works per hop unchanged: each sender retransmits from its own hi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fractions
 import functools
 import inspect
@@ -299,9 +298,20 @@ class PacketFanout:
     ``KEYFRAME_REQUEST_INTERVAL``.
     """
 
-    def __init__(self, receiver: RTCRtpReceiver) -> None:
+    def __init__(
+        self,
+        receiver: RTCRtpReceiver,
+        *,
+        on_error: Callable[[BaseException], None] | None = None,
+        log_ids: dict[str, Any] | None = None,
+    ) -> None:
         self.receiver = receiver
         self.kind: str = receiver.track.kind
+        # Forwarding that stops on an error (above all SeamChangedError) is reported here,
+        # loudly, and through ``on_error`` (the peer fails): it is never left to close().
+        self.on_error = on_error
+        self.log_ids = {**(log_ids or {}), "kind": self.kind}
+        self.error: BaseException | None = None
         self.mime_type: str | None = None
         self.packets = 0
         self._subscribers: set[ForwardedTrack] = set()
@@ -313,6 +323,25 @@ class PacketFanout:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"fanout-{self.kind}")
+            self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        self.error = exc
+        log.error(
+            "forwarding of %s stopped: %s (room %s, participant %s)",
+            self.kind,
+            exc,
+            self.log_ids.get("room"),
+            self.log_ids.get("participant"),
+            exc_info=exc,
+            extra=self.log_ids,
+        )
+        for subscriber in list(self._subscribers):  # they get nothing more from here
+            subscriber.push(None)
+        if self.on_error is not None:
+            self.on_error(exc)
 
     def subscribe(self, *, open: bool = True) -> ForwardedTrack:
         track = ForwardedTrack(self, open=open)
@@ -360,8 +389,8 @@ class PacketFanout:
             subscriber.stop()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            # Waits without raising: a failure was already reported, loudly, by _ended.
+            await asyncio.wait({self._task})
             self._task = None
         for task in list(self._requests):
             task.cancel()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +94,7 @@ class Peer:
         ice_servers: list[dict[str, Any]],
         video_codec: str,
         on_published: Callable[[Peer, str, PacketFanout], None],
-        on_failed: Callable[[Peer], Awaitable[None]],
+        on_failed: Callable[[Peer, str], None],
         on_connected: Callable[[Peer], None],
     ) -> None:
         self.participant_id = participant_id
@@ -118,6 +118,16 @@ class Peer:
     def __repr__(self) -> str:
         return f"Peer(room={self.room_id}, participant={self.participant_id})"
 
+    @property
+    def log_ids(self) -> dict[str, Any]:
+        return {"room": self.room_id, "participant": self.participant_id}
+
+    def fail(self, reason: str) -> None:
+        """The connection cannot carry this participant's media any more (``reason``: "ice"
+        or "forwarding"): the room drops the peer and the browser reconnects."""
+        if not self.closed:
+            self._on_failed(self, reason)
+
     # -- receiving the participant's own media ---------------------------------------------
 
     def _track(self, track: MediaStreamTrack) -> None:
@@ -127,19 +137,32 @@ class Peer:
         if transceiver is None or transceiver not in self.upstream.values():
             log.warning("unexpected track %s on %r", track.kind, self)
             return
-        enable_passthrough(transceiver.receiver)
-        fanout = PacketFanout(transceiver.receiver)
+        try:
+            enable_passthrough(transceiver.receiver)
+        except Exception:  # SeamChangedError above all: forwarding blind is not an option
+            log.exception(
+                "cannot forward %s of participant %s in room %d",
+                track.kind,
+                self.participant_id,
+                self.room_id,
+                extra=self.log_ids,
+            )
+            self.fail("forwarding")
+            return
+        fanout = PacketFanout(
+            transceiver.receiver,
+            on_error=lambda _exc: self.fail("forwarding"),
+            log_ids=self.log_ids,
+        )
         fanout.start()
         self.published[track.kind] = fanout
         self._on_published(self, track.kind, fanout)
 
     async def _state_changed(self) -> None:
         state = self.pc.connectionState
-        log.info(
-            "connection %s", state, extra={"room": self.room_id, "participant": self.participant_id}
-        )
-        if state == "failed" and not self.closed:
-            await self._on_failed(self)
+        log.info("connection %s", state, extra=self.log_ids)
+        if state == "failed":
+            self.fail("ice")
         elif state == "connected" and not self.closed:
             self._on_connected(self)
 
@@ -226,7 +249,7 @@ class Peer:
         _forgo_consent_checks(self.pc)
         with contextlib.suppress(Exception):
             await self.pc.close()
-        log.info("peer closed", extra={"room": self.room_id, "participant": self.participant_id})
+        log.info("peer closed", extra=self.log_ids)
 
 
 async def _no_consent_checks() -> None:

@@ -7,13 +7,15 @@ participant's published audio and video like any other subscriber and writes seg
 The event loop carries every room's video, so it only decides where segments begin and
 queues copies of the packets; one writer thread per recorder does the PyAV work (opening,
 muxing, finalising). Each closed segment comes back to the loop, to ``on_segment``, which
-stores it (hashing it in a thread).
+stores it (hashing it in a thread). A segment that cannot be stored is evidence lost: the
+recorder logs it with its ids should ``on_segment`` fail to report it itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -100,13 +102,16 @@ class ParticipantRecorder:
     def __init__(
         self,
         *,
+        room_id: int,
         participant_id: str,
         workdir: Path,
         segment_seconds: float,
         on_segment: Callable[[Segment], Coroutine[Any, Any, None]],
         on_failed: Callable[[], None] | None = None,
     ) -> None:
+        self.room_id = room_id
         self.participant_id = participant_id
+        self.log_ids = {"room": room_id, "participant": participant_id}
         self.workdir = workdir
         self.segment_seconds = segment_seconds
         self.on_segment = on_segment
@@ -167,7 +172,7 @@ class ParticipantRecorder:
             try:
                 self._feed(kind, packet)
             except Exception:
-                log.exception("recording failed", extra={"participant": self.participant_id})
+                log.exception("recording failed", extra=self.log_ids)
                 return
 
     def _feed(self, kind: str, packet: av.Packet) -> None:
@@ -197,7 +202,7 @@ class ParticipantRecorder:
             if full and not self._dropped:
                 log.warning(
                     "recording writer is falling behind; dropping media",
-                    extra={"participant": self.participant_id},
+                    extra=self.log_ids,
                 )
             self._dropped += 1
             if kind == "video":
@@ -210,7 +215,7 @@ class ParticipantRecorder:
             log.warning(
                 "recording writer caught up after dropping %d packets",
                 self._dropped,
-                extra={"participant": self.participant_id},
+                extra=self.log_ids,
             )
             self._dropped = 0
         return True
@@ -256,7 +261,30 @@ class ParticipantRecorder:
         return self._segment
 
     def _segment_closed(self, segment: Segment) -> None:
-        self._pending.append(asyncio.create_task(self.on_segment(segment)))
+        task = asyncio.create_task(self.on_segment(segment))
+        task.add_done_callback(functools.partial(self._segment_handled, segment))
+        self._pending.append(task)
+
+    def _segment_handled(self, segment: Segment, task: asyncio.Task[None]) -> None:
+        """``on_segment`` reports its own failures; anything that escapes it is still logged,
+        never dropped with the task."""
+        if task.cancelled():
+            log.error(
+                "recording segment %d of %s in room %d: storing it was cancelled",
+                segment.seq,
+                self.participant_id,
+                self.room_id,
+                extra={**self.log_ids, "seq": segment.seq},
+            )
+        elif (exc := task.exception()) is not None:
+            log.error(
+                "recording segment %d of %s in room %d was not stored",
+                segment.seq,
+                self.participant_id,
+                self.room_id,
+                exc_info=exc,
+                extra={**self.log_ids, "seq": segment.seq},
+            )
 
     def _writer_ended(self, failed: bool) -> None:
         if self._ended is not None and not self._ended.done():
@@ -283,13 +311,15 @@ class ParticipantRecorder:
             task.cancel()
         # Before any await: the writer finishes the last segment even if this is cancelled.
         self._queue.put(None)
+        if self._tasks:
+            await asyncio.wait(self._tasks)
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                log.error("recording reader failed", exc_info=exc, extra=self.log_ids)
         await self._join_writer()
-        for pending in self._pending:
-            with contextlib.suppress(Exception):
-                await pending
+        # Each store's outcome is reported by _segment_handled (and by on_segment itself).
+        if self._pending:
+            await asyncio.wait(self._pending)
 
     async def _join_writer(self) -> None:
         thread, ended = self._thread, self._ended
@@ -301,7 +331,7 @@ class ParticipantRecorder:
             log.error(
                 "recording writer did not finish within %.0f s; abandoning it",
                 STOP_TIMEOUT,
-                extra={"participant": self.participant_id},
+                extra=self.log_ids,
             )
             return
         # It told the loop it is done and has only to return: this join does not block.
@@ -322,13 +352,13 @@ class ParticipantRecorder:
                     self._write(current, item)
         except Exception:
             failed = True
-            log.exception("recording writer failed", extra={"participant": self.participant_id})
+            log.exception("recording writer failed", extra=self.log_ids)
         finally:
             try:
                 self._finish(loop, current)
             except Exception:
                 failed = True
-                log.exception("recording writer failed", extra={"participant": self.participant_id})
+                log.exception("recording writer failed", extra=self.log_ids)
             # Always, or stop() would wait out STOP_TIMEOUT.
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
                 loop.call_soon_threadsafe(self._writer_ended, failed)
@@ -382,12 +412,22 @@ class ParticipantRecorder:
             log.warning(
                 "recording segment did not close cleanly",
                 exc_info=True,
-                extra={"participant": self.participant_id},
+                extra=self.log_ids,
             )
         if not segment.muxed:
             start.path.unlink(missing_ok=True)  # nothing in it worth storing
             return
         media_type = "video/webm" if start.path.suffix == ".webm" else "video/x-matroska"
         done = Segment(start.seq, start.path, media_type, segment.last_at - start.started)
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody can store it
+        try:
             loop.call_soon_threadsafe(self._segment_closed, done)
+        except RuntimeError:  # the loop is closed: nobody can store it, so say where it is
+            log.error(
+                "recording segment %d of %s in room %d not stored (the event loop has ended);"
+                " it is kept at %s",
+                start.seq,
+                self.participant_id,
+                self.room_id,
+                start.path,
+                extra={**self.log_ids, "seq": start.seq},
+            )

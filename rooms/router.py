@@ -18,6 +18,7 @@ from rooms import signaling
 from rooms.models import Room, RoomStatus
 from rooms.schemas import (
     ConsentOut,
+    GapOut,
     RecordingIn,
     RecordingOut,
     RecordingState,
@@ -30,13 +31,13 @@ from rooms.strings import ROOM_SCRIPT_STRINGS
 from service import pages
 from service.auth import (
     SESSION_COOKIE,
+    CurrentMediator,
     CurrentPrincipal,
     MediatorCase,
     OptionalPrincipal,
     PartyPrincipal,
     PathId,
     Principal,
-    StaffPrincipal,
     ViewableCase,
     load_principal,
     settings_of,
@@ -103,7 +104,8 @@ async def room_access(session: AsyncSession, principal: Principal, room_id: int)
     if room is None:
         raise NotFound("No such room.")
     case = await session.get(Case, room.case_id)
-    assert case is not None
+    if case is None:  # (the foreign key forbids it)
+        raise NotFound("No such room.")
     return RoomAccess(room, case, identity_for(principal, room, case))
 
 
@@ -140,18 +142,17 @@ async def hand_over(session: AsyncSession) -> None:
 async def create_room(
     body: RoomIn,
     case: MediatorCase,
-    principal: CurrentPrincipal,
+    mediator: CurrentMediator,
     session: SessionDep,
     request: Request,
 ) -> RoomOut:
-    assert isinstance(principal, StaffPrincipal)
     room = await rooms_service.create_room(
         session,
         case=case,
         kind=body.kind,
         auto_admit=body.auto_admit,
-        created_by=principal.user.id or 0,
-        actor=principal.actor,
+        created_by=mediator.user.id or 0,
+        actor=mediator.actor,
     )
     return room_out(room, settings_of(request).public_url)
 
@@ -192,7 +193,7 @@ async def recording(
 async def recordings(access: HostedRoom, session: SessionDep) -> list[RecordingOut]:
     room_id = access.room.id or 0
     out = []
-    for rec, segments in await rooms_service.recordings_of_room(session, room_id=room_id):
+    for rec, segments, gaps in await rooms_service.recordings_of_room(session, room_id=room_id):
         out.append(
             RecordingOut(
                 id=rec.id or 0,
@@ -212,6 +213,7 @@ async def recordings(access: HostedRoom, session: SessionDep) -> list[RecordingO
                     )
                     for s in segments
                 ],
+                gaps=[GapOut.model_validate(g._asdict()) for g in gaps],
             )
         )
     return out
@@ -300,6 +302,9 @@ async def room_page(
 class WebSocketTransport:
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
+        self.language = pick_language(
+            websocket.query_params.get("lang"), websocket.cookies.get("lang")
+        )
         self._lock = asyncio.Lock()  # one message at a time on the wire
 
     async def send_text(self, text: str) -> None:

@@ -7,7 +7,7 @@ Async functions that take a session, add and flush, and raise domain errors; the
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -218,9 +218,39 @@ async def add_segment(
     return segment
 
 
-async def recordings_of_room(
-    session: AsyncSession, *, room_id: int
-) -> list[tuple[Recording, list[RecordingSegment]]]:
+class Gap(NamedTuple):
+    """A segment of a recording that was lost: ``reason`` "store" (its file could not be
+    stored) or "record" (stored, but its row could not be written)."""
+
+    seq: int
+    reason: str
+
+
+class StoredRecording(NamedTuple):
+    recording: Recording
+    segments: list[RecordingSegment]
+    gaps: list[Gap]
+
+
+async def recording_gaps(session: AsyncSession, *, room_id: int) -> dict[int, list[Gap]]:
+    """recording id -> its lost segments, from the room's ``segment_failed`` events (the gap
+    is an event rather than a row of its own: a segment that could not be written may well
+    have failed for a reason that would stop its row too)."""
+    rows = await session.exec(
+        select(RoomEvent)
+        .where(RoomEvent.room_id == room_id, RoomEvent.kind == "segment_failed")
+        .order_by(col(RoomEvent.id))
+    )
+    gaps: dict[int, list[Gap]] = {}
+    for event in rows:
+        data = json.loads(event.data)
+        gaps.setdefault(int(data["recording_id"]), []).append(
+            Gap(int(data["seq"]), str(data["reason"]))
+        )
+    return gaps
+
+
+async def recordings_of_room(session: AsyncSession, *, room_id: int) -> list[StoredRecording]:
     recordings = list(
         (
             await session.exec(
@@ -238,7 +268,10 @@ async def recordings_of_room(
         )
         for segment in rows:
             segments[segment.recording_id].append(segment)
-    return [(r, segments[r.id or 0]) for r in recordings]
+    gaps = await recording_gaps(session, room_id=room_id)
+    return [
+        StoredRecording(r, segments[r.id or 0], sorted(gaps.get(r.id or 0, []))) for r in recordings
+    ]
 
 
 async def segment_of(

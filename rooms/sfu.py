@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,6 +30,7 @@ from rooms.recording import ParticipantRecorder, Segment
 from service import audit
 from service.db import unit_of_work
 from service.errors import Conflict
+from service.i18n import gettext
 from service.storage import ContentStore
 
 log = logging.getLogger("mediation.rooms")
@@ -36,9 +38,19 @@ log = logging.getLogger("mediation.rooms")
 RECONNECT_GRACE = 20.0  # seconds a dropped participant keeps their place (and admission)
 ANSWER_TIMEOUT = 15.0
 
+# Why a recording segment is missing: its file could not be hashed into the content store
+# ("store"), or its row could not be written ("record").
+SegmentFailure = Literal["store", "record"]
+
+
+class NegotiationError(RuntimeError):
+    """The server's own peer did not produce an offer: a fault of ours, not the caller's."""
+
 
 class Transport(Protocol):
     """How the room talks to one browser; a WebSocket in production, a list in tests."""
+
+    language: str  # of the page, for the few texts the server words itself
 
     async def send_text(self, text: str) -> None: ...
 
@@ -132,16 +144,35 @@ class LiveRoom:
         self.caucus: frozenset[str] = frozenset()
         self.recorders: dict[str, tuple[int, ParticipantRecorder]] = {}
         self.recording = False
+        # Removed by the host: back only through the lobby, until the host admits them again
+        # (for the life of this live room).
+        self.barred: set[str] = set()
         self.closed = False
         self.lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
+    def _spawn(self, coro: Awaitable[Any], *, participant: str | None = None) -> None:
+        """Run ``coro`` beside the room's messages; a failure is logged with the room's and
+        the participant's ids (the task has no one else to tell)."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(functools.partial(self._task_done, participant))
+
+    def _task_done(self, participant: str | None, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+        log.error(
+            "room task %s failed (room %d, participant %s)",
+            getattr(coro, "__qualname__", task),
+            self.room_id,
+            participant or "-",
+            exc_info=exc,
+            extra={"room": self.room_id, "participant": participant},
+        )
 
     async def _send(self, p: Participant, kind: str, **fields: Any) -> None:
         if p.transport is None:
@@ -193,7 +224,12 @@ class LiveRoom:
         connection made before Join: the lobby has no peer, and an offer would tell someone
         not yet let in who is in the meeting."""
         earlier = self.participants.get(identity.participant_id)
-        return identity.is_host or self.auto_admit or (earlier is not None and earlier.admitted)
+        return (earlier is not None and earlier.admitted) or self._admits_at_once(identity)
+
+    def _admits_at_once(self, identity: Identity) -> bool:
+        """Whether someone new to the meeting skips the lobby: the host does; a party does in
+        a room that admits automatically, unless the host removed them."""
+        return identity.is_host or (self.auto_admit and identity.participant_id not in self.barred)
 
     async def stand_by(self, identity: Identity, transport: Transport) -> Participant:
         """A connection that is not in the meeting yet (the person is checking their camera):
@@ -227,7 +263,9 @@ class LiveRoom:
             standby = Participant(identity=identity, token=secrets.token_urlsafe(16))
             self.standbys.append(standby)
             offer = await self._start_media(standby)
-            assert offer is not None  # a fresh peer offers at once
+            if offer is None:  # a fresh peer offers at once; without one there is nothing
+                await self._forget_standby(standby)
+                raise NegotiationError(f"no offer from a fresh peer in room {self.room_id}")
             return {"token": standby.token, **offer}
 
     async def claim(
@@ -304,7 +342,7 @@ class LiveRoom:
             p = self.participants.get(identity.participant_id)
             rejoin = p is not None
             if p is None:
-                p = Participant(identity=identity, admitted=identity.is_host or self.auto_admit)
+                p = Participant(identity=identity, admitted=self._admits_at_once(identity))
                 self.participants[p.id] = p
             else:
                 # The same person again (a phone moving from Wi-Fi to 4G): replace the stale
@@ -362,7 +400,9 @@ class LiveRoom:
             await self._drop_peer(p)
             await self._event("disconnect", participant=p.id)
             loop = asyncio.get_running_loop()
-            p.grace = loop.call_later(RECONNECT_GRACE, lambda: self._spawn(self._expire(p)))
+            p.grace = loop.call_later(
+                RECONNECT_GRACE, lambda: self._spawn(self._expire(p), participant=p.id)
+            )
             await self._roster()
 
     async def leave(self, p: Participant, transport: Transport) -> None:
@@ -459,9 +499,9 @@ class LiveRoom:
                 other.peer.subscribe(
                     publisher.id, kind, fanout, open=self._allowed(other, publisher, kind)
                 )
-                self._spawn(self._locked_negotiate(other))
+                self._spawn(self._locked_negotiate(other), participant=other.id)
         if self.recording:
-            self._spawn(self._locked_record(publisher))
+            self._spawn(self._locked_record(publisher), participant=publisher.id)
 
     async def _locked_negotiate(self, p: Participant) -> None:
         async with self.lock:
@@ -477,9 +517,14 @@ class LiveRoom:
     def _peer_connected(self, peer: Peer) -> None:
         p = self._owner(peer)
         if p is not None and peer.renegotiate:
-            self._spawn(self._locked_negotiate(p))
+            self._spawn(self._locked_negotiate(p), participant=p.id)
 
-    async def _peer_failed(self, peer: Peer) -> None:
+    def _peer_failed(self, peer: Peer, reason: str) -> None:
+        self._spawn(self._drop_failed_peer(peer, reason), participant=peer.participant_id)
+
+    async def _drop_failed_peer(self, peer: Peer, reason: str) -> None:
+        """``reason``: "ice" (the connection failed) or "forwarding" (the server cannot pass
+        this participant's media on, logged loudly where it happened)."""
         async with self.lock:
             p = self._owner(peer)
             if p is None:
@@ -487,7 +532,7 @@ class LiveRoom:
             if p in self.standbys:
                 self.standbys.remove(p)
             else:
-                await self._event("ice_failed", participant=p.id)
+                await self._event(f"{reason}_failed", participant=p.id)
             await self._drop_peer(p)
         # The browser reconnects its socket and gets a fresh peer on the next welcome.
         if p.transport is not None:
@@ -513,7 +558,7 @@ class LiveRoom:
     def _await_answer(self, p: Participant, peer: Peer) -> None:
         loop = asyncio.get_running_loop()
         p.answer_timer = loop.call_later(
-            ANSWER_TIMEOUT, lambda: self._spawn(self._answer_missing(p, peer))
+            ANSWER_TIMEOUT, lambda: self._spawn(self._answer_missing(p, peer), participant=p.id)
         )
 
     async def _answer_missing(self, p: Participant, peer: Peer) -> None:
@@ -581,11 +626,14 @@ class LiveRoom:
             )
         recording_id = row.id or 0
         recorder = ParticipantRecorder(
+            room_id=self.room_id,
             participant_id=p.id,
             workdir=self.services.workdir,
             segment_seconds=self.services.segment_seconds,
-            on_segment=lambda segment: self._store_segment(recording_id, segment),
-            on_failed=lambda: self._spawn(self._recording_failed(p.id, recording_id)),
+            on_segment=lambda segment: self._store_segment(p.id, recording_id, segment),
+            on_failed=lambda: self._spawn(
+                self._recording_failed(p.id, recording_id), participant=p.id
+            ),
         )
         allowed = policy.may_be_recorded(p.standing(), self.caucus)
         for kind in KINDS:
@@ -618,11 +666,20 @@ class LiveRoom:
         async with unit_of_work(self.services.sessionmaker) as session:
             await rooms_service.stop_recording(session, recording_id=recording_id)
 
-    async def _store_segment(self, recording_id: int, segment: Segment) -> None:
-        """Hash and store a closed segment off the event loop, then record it."""
+    async def _store_segment(
+        self, participant_id: str, recording_id: int, segment: Segment
+    ) -> None:
+        """Hash and store a closed segment off the event loop, then record it. A segment
+        that cannot be stored or recorded is a gap in the evidence: see _segment_failed."""
         try:
             size = segment.path.stat().st_size
             sha256 = await self.services.store.put_file_async(segment.path)
+        except Exception as exc:
+            # The temporary file is the only copy left: keep it for the operator.
+            await self._segment_failed(participant_id, recording_id, segment, "store", exc)
+            return
+        segment.path.unlink(missing_ok=True)
+        try:
             async with unit_of_work(self.services.sessionmaker) as session:
                 await rooms_service.add_segment(
                     session,
@@ -633,8 +690,70 @@ class LiveRoom:
                     duration=round(segment.duration, 3),
                     media_type=segment.media_type,
                 )
-        finally:
-            segment.path.unlink(missing_ok=True)
+        except Exception as exc:  # stored under its hash, but not in the recording's list
+            await self._segment_failed(
+                participant_id, recording_id, segment, "record", exc, sha256=sha256
+            )
+
+    async def _segment_failed(
+        self,
+        participant_id: str,
+        recording_id: int,
+        segment: Segment,
+        reason: SegmentFailure,
+        exc: BaseException,
+        *,
+        sha256: str | None = None,
+    ) -> None:
+        """Log it with every id, mark the gap durably (the recording list shows it), and tell
+        the host, who may want to say again what the missing minutes held."""
+        ids = {
+            "room": self.room_id,
+            "participant": participant_id,
+            "recording": recording_id,
+            "seq": segment.seq,
+        }
+        where = f"stored under {sha256}" if sha256 else f"kept at {segment.path}"
+        log.error(
+            "recording segment %d of recording %d (room %d, participant %s) was not %s: %s;"
+            " it is %s",
+            segment.seq,
+            recording_id,
+            self.room_id,
+            participant_id,
+            "stored" if reason == "store" else "recorded",
+            exc,
+            where,
+            exc_info=exc,
+            extra={**ids, "reason": reason},
+        )
+        try:
+            await self._event(
+                "segment_failed",
+                participant=participant_id,
+                data={"recording_id": recording_id, "seq": segment.seq, "reason": reason},
+            )
+        except Exception:
+            log.exception("the gap could not be recorded either", extra=ids)
+        p = self.participants.get(participant_id)
+        name = p.identity.name if p is not None else participant_id
+        for host in list(self.participants.values()):
+            if host.identity.is_host and host.transport is not None:
+                text = gettext(
+                    host.transport.language,
+                    "Part {seq} of {name}'s recording could not be saved. The recording goes"
+                    " on; the case page lists the gap.",
+                    seq=segment.seq,
+                    name=name,
+                )
+                await self._send(
+                    host,
+                    "notice",
+                    code="recording_segment_failed",
+                    name=name,
+                    seq=segment.seq,
+                    text=text,
+                )
 
     # -- messages -------------------------------------------------------------------------------
 
@@ -742,6 +861,7 @@ class LiveRoom:
 
     async def _on_admit(self, p: Participant, m: signaling.Admit) -> None:
         target = self._participant(m.participant_id)
+        self.barred.discard(target.id)  # the host's admission lifts a removal
         if target.admitted:
             return
         target.admitted = True
@@ -756,6 +876,7 @@ class LiveRoom:
         target = self._participant(m.participant_id)
         if target.identity.is_host:
             raise signaling.BadMessage("The mediator cannot be removed.")
+        self.barred.add(target.id)
         await self._remove(target, "removed")
         self._apply_policy()
         await self._roster()

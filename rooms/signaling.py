@@ -50,15 +50,20 @@ Server -> browser
     recording    {on}
     agreement    {agreement_id, version}             (agreements issue)
     chat         {from, name, text, at}              also echoed to the sender; at is ISO 8601
-    notice       {code, text?, name?}                codes: muted_by_host, sham_warning_read,
+    notice       {code, text?, name?, seq?}          codes: muted_by_host, sham_warning_read,
                                                      recording_failed (to the host; name:
-                                                     whose recording stopped)
+                                                     whose recording stopped),
+                                                     recording_segment_failed (to the host;
+                                                     name, seq: the part of whose recording
+                                                     was lost; text: worded by the server)
     closed       {reason}                            closed, removed, left, server_shutdown
     error        {detail}
 
 Close codes: 1000 normal (from the browser: the person left); 4000 the same person joined
-from elsewhere; 4001 removed by the mediator; 4002 the media connection failed or no answer
-came (reconnect); 4401, 4403, 4404 refused (not signed in, not allowed, not theirs).
+from elsewhere; 4001 removed by the mediator (until the mediator admits them again, joining
+again leads to the lobby, in a room that admits automatically too); 4002 the media
+connection failed, no answer came, or the server could not forward the media (reconnect);
+4401, 4403, 4404 refused (not signed in, not allowed, not theirs).
 
 Browser -> server
     answer       {sdp, standby?}                     standby: the token of the connection

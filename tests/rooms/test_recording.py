@@ -255,3 +255,87 @@ async def test_a_stalled_writer_drops_media_but_never_holds_up_the_loop(
         body = (await meeting.api("GET", segment["url"])).content
         with av.open(io.BytesIO(body)) as container:
             assert sum(1 for _ in container.decode(video=0)) > 10
+
+
+async def _muxing(monkeypatch: pytest.MonkeyPatch, recorders: list[Any], packets: int) -> None:
+    """Until each recorder's writer has muxed ``packets`` into its open segment."""
+    muxed: dict[int, int] = {}
+    mux = recording._mux
+
+    def counting(container: Any, packet: av.Packet) -> None:
+        mux(container, packet)
+        muxed[threading.get_ident()] = muxed.get(threading.get_ident(), 0) + 1
+
+    monkeypatch.setattr(recording, "_mux", counting)
+    await eventually(
+        lambda: len([n for n in muxed.values() if n >= packets]) == len(recorders),
+        what=f"{packets} packets muxed by each writer",
+    )
+
+
+@pytest.mark.parametrize("fails", ["store", "record"])
+async def test_a_segment_that_cannot_be_kept_is_logged_told_and_listed_as_a_gap(
+    meeting: Meeting,
+    app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    fails: str,
+) -> None:
+    """A recording is evidence: a segment whose file cannot be stored ("store"), or whose
+    row cannot be written ("record"), is logged with every id, the host is told, and the
+    recording list shows the gap. A file that could not be stored is kept for the operator."""
+    recorders = await _start_recording(meeting, app)
+    await _muxing(monkeypatch, recorders, packets=20)
+    live = app.state.rooms.get(meeting.room_id)
+    recording_ids = {pid: rid for pid, (rid, _) in live.recorders.items()}
+    services = app.state.rooms.services
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    if fails == "store":
+        monkeypatch.setattr(services.store, "put_file_async", broken)
+    else:
+        monkeypatch.setattr(rooms_service, "add_segment", broken)
+    recordings = await _stop_recording(meeting)
+
+    by_participant = {rec["participant"]: rec for rec in recordings}
+    assert set(by_participant) == set(recording_ids)
+    for pid, rec in by_participant.items():
+        assert rec["id"] == recording_ids[pid]
+        assert rec["segments"] == [] and rec["gaps"] == [{"seq": 1, "reason": fails}], rec
+    logged = [
+        r
+        for r in caplog.records
+        if r.levelname == "ERROR" and r.getMessage().startswith("recording segment 1 of recording")
+    ]
+    assert sorted((r.room, r.participant, r.recording, r.seq) for r in logged) == sorted(
+        (meeting.room_id, pid, rid, 1) for pid, rid in recording_ids.items()
+    )
+    assert all(r.exc_info for r in logged)
+
+    mediator, applicant = meeting.clients
+    await eventually(
+        lambda: (
+            len([m for m in mediator.of_type("notice") if m["code"] == "recording_segment_failed"])
+            == 2
+        ),
+        what="the host told of both gaps",
+    )
+    notices = [m for m in mediator.of_type("notice") if m["code"] == "recording_segment_failed"]
+    assert {m["seq"] for m in notices} == {1} and all(m["text"] for m in notices)
+    assert meeting.world.applicant.name in {m["name"] for m in notices}
+    assert not [m for m in applicant.of_type("notice") if m["code"] == "recording_segment_failed"]
+
+    page = await meeting.api("GET", f"/cases/{meeting.world.case.id}")
+    for rid in recording_ids.values():
+        assert f'data-testid="recording-gap-{rid}-1"' in page.text
+
+    kept = sorted(services.workdir.glob("*"))
+    if fails == "store":  # the only copy: kept where it was, and the log says where
+        assert len(kept) == 2 and all(str(path) in caplog.text for path in kept)
+        for path in kept:
+            path.unlink()
+    else:  # in the content store under its hash, which the log gives
+        assert kept == []
+        assert all(r.getMessage().count("stored under ") == 1 for r in logged)

@@ -271,7 +271,7 @@ async def test_shutdown_mid_meeting_leaves_nothing_behind(own: Own, factory: Fac
     assert http_port in our_sockets("tcp").values()
     async with factory.uow() as session:
         rows = await rooms_service.recordings_of_room(session, room_id=room_id)
-    stored_before = {rec.participant: len(segments) for rec, segments in rows}
+    stored_before = {rec.participant: len(segments) for rec, segments, _ in rows}
     assert set(stored_before) == {c.participant_id for c in people}
 
     # Shut down as on SIGTERM: the rooms end first (everyone is told), then uvicorn closes
@@ -297,8 +297,8 @@ async def test_shutdown_mid_meeting_leaves_nothing_behind(own: Own, factory: Fac
     async with factory.uow() as session:
         rows = await rooms_service.recordings_of_room(session, room_id=room_id)
     assert len(rows) == len(people)
-    for rec, segments in rows:
-        assert rec.stopped_at is not None, rec
+    for rec, segments, gaps in rows:
+        assert rec.stopped_at is not None and gaps == [], rec
         assert len(segments) > stored_before[rec.participant], f"{rec.participant}: no last"
         last = segments[-1]
         body = store.path_for(last.sha256).read_bytes()

@@ -254,3 +254,17 @@ async def test_a_prepared_connection_is_only_its_own_persons_and_goes_if_unclaim
     assert peer.closed and peer.pc.connectionState == "closed"
     live = app.state.rooms.get(meeting.room_id)
     assert all(s.id != waiting.id for s in live.standbys)
+
+
+async def test_page_loads_at_once_leave_one_prepared_connection(meeting: Meeting, app: Any) -> None:
+    """GET /rooms/{id} makes a peer: however often and however fast the page is loaded, a
+    person has one prepared connection waiting, and the ones it replaced are closed."""
+    _, token, _ = await page_in_auto_admit_room(meeting)
+    [first] = prepared_standbys(app, meeting)
+    first_peer = first.peer
+    pages = await asyncio.gather(*(open_page(meeting, token) for _ in range(4)))
+    [waiting] = prepared_standbys(app, meeting)
+    assert waiting.token in {p["token"] for p in pages if p is not None}
+    assert first_peer is not None and first_peer.closed
+    live = app.state.rooms.get(meeting.room_id)
+    assert [s for s in live.standbys if s.id == waiting.id] == [waiting]
