@@ -39,7 +39,10 @@ async def test_request_id_is_echoed(client):
 
 
 STATIC_JS = Path(__file__).resolve().parent.parent / "static" / "js"
-STATIC_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;]*?["'](\.[^"']+)["']""", re.M | re.S)
+# (not `import("...")`: a dynamic import is fetched when it runs, and preloaded by hand)
+STATIC_IMPORT = re.compile(
+    r"""^\s*(?:import|export)\b(?!\s*\()[^;]*?["'](\.[^"']+)["']""", re.M | re.S
+)
 
 
 def test_the_module_graph_holds_every_static_import():
@@ -63,10 +66,21 @@ async def test_pages_announce_their_whole_module_graph(client, factory: Factory,
 
 
 def test_the_room_pages_early_camera_asks_for_what_capture_would():
-    """room.html starts the camera before the modules load; media.js's capture() takes that
-    stream as its own first capture, so both must ask for the same picture."""
+    """room.html's head (room/early.js) starts the camera before the modules load; media.js's
+    capture() takes that stream as its own first capture, so both must ask for the same
+    picture."""
     media = (STATIC_JS / "room" / "media.js").read_text(encoding="utf-8")
     video = re.search(r"^const VIDEO = \{ (.*) \};$", media, re.M)
     assert video is not None
+    early = (STATIC_JS / "room" / "early.js").read_text(encoding="utf-8")
+    assert f'video: {{ {video.group(1)}, facingMode: "user" }}' in early
     template = STATIC_JS.parent.parent / "rooms" / "templates" / "room.html"
-    assert f'video: {{ {video.group(1)}, facingMode: "user" }}' in template.read_text()
+    assert '<script src="/static/js/room/early.js"></script>' in template.read_text()
+
+
+def test_the_host_controls_need_no_module_beyond_room_js():
+    """room.js imports room/host.js only on a host's page, which preloads that one module
+    (room.html): everything it imports must already be in room.js's graph."""
+    assert "/static/js/room/host.js" not in module_graph("room.js")  # not on a party's page
+    extra = set(module_graph("room/host.js")) - set(module_graph("room.js"))
+    assert extra == {"/static/js/room/host.js"}, extra
