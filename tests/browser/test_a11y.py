@@ -11,8 +11,9 @@ sign-in (also with its error), an unknown join link, a judge's home, the mediato
 list (a case in each status the API reaches), intake form (also with its errors) and case
 page (room, join links, consent ledger, a new link shown), the party's page, and the room
 page as mediator and as party: pre-join check, lobby, in the call with the fake camera (the
-sham-mediation warning read, messages open), the party's connection dropping and lost (its
-sockets held or refused by the test), the meeting ended. Each state is checked at both
+sham-mediation warning read, messages open; asked whether to leave, or to end the meeting),
+the party's connection dropping and lost (its sockets held or refused by the test), the
+meeting ended. Each state is checked at both
 viewports by resizing the same page (the layout changes at 600 and 960 px), and every
 violation of every state is listed before the test fails, so one run shows all there is to
 fix. At the phone's width the page must also not scroll sideways (WCAG 1.4.10, which axe
@@ -290,6 +291,10 @@ async def test_every_page_passes_axe(
     await audit.check(host, "room, mediator, in the call with a party")
     await audit.check(party, "room, party, in the call (warning, messages open)")
     await party.get_by_test_id("toggle-chat").click()
+    await party.get_by_test_id("leave").click()
+    await expect(party.get_by_test_id("leave-box")).to_be_visible()
+    await audit.check(party, "room, party, asked whether to leave")
+    await party.get_by_test_id("leave-cancel").click()
 
     # The party's connection drops and cannot come back: reconnecting, then lost; then back.
     socket = Socket()
@@ -316,6 +321,8 @@ async def test_every_page_passes_axe(
 
     # The mediator ends the meeting: both see the end.
     await host.get_by_test_id("end-meeting").click()
+    await expect(host.get_by_test_id("end-meeting-confirm")).to_be_visible()
+    await audit.check(host, "room, mediator, asked whether to end the meeting")
     await host.get_by_test_id("end-meeting-confirm").click()
     await expect(host.get_by_test_id("ended")).to_be_visible()
     await expect(party.get_by_test_id("ended")).to_be_visible()
