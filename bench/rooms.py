@@ -242,7 +242,7 @@ async def seed(database_url: str, participants: int) -> World:
                 actor=audit.CLI,
                 kind=OrgKind.committee,
                 name="基准测试调解委员会",
-                code="基准",
+                short_name="基准",
                 level=CommitteeLevel.township,
             )
             mediator = await accounts.create_user(

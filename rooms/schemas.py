@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, StrictBool
 
 from rooms.models import RoomKind, RoomStatus
+from service.schemas import Strict
 
 
-class RoomIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RoomIn(Strict):
     kind: Literal[RoomKind.mediation] = RoomKind.mediation
-    auto_admit: bool = False
+    auto_admit: StrictBool = False
 
 
 class RoomOut(BaseModel):
@@ -28,8 +28,7 @@ class RoomOut(BaseModel):
     url: str
 
 
-class RecordingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RecordingIn(Strict):
     action: Literal["start", "stop"]
 
 
@@ -46,6 +45,14 @@ class SegmentOut(BaseModel):
     url: str
 
 
+class GapOut(BaseModel):
+    """A segment that was lost: ``reason`` "store" (its file could not be stored) or
+    "record" (stored under its hash, but its row could not be written)."""
+
+    seq: int
+    reason: Literal["store", "record"]
+
+
 class RecordingOut(BaseModel):
     id: int
     participant: str
@@ -54,6 +61,7 @@ class RecordingOut(BaseModel):
     stopped_at: datetime | None
     duration: float
     segments: list[SegmentOut]
+    gaps: list[GapOut]
 
 
 class ConsentOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,6 +27,50 @@ from service.models import (
 from service.security import hash_password, needs_rehash, new_token, token_hash, verify_password
 from service.settings import AuthSettings
 
+# A default short name leaves out what the case number says anyway (调字 is a committee's,
+# 民特 a court's) and a province or city above a county, which say where, not who.
+_KIND_SUFFIXES = ("人民调解委员会", "调解委员会", "调委会", "人民法院", "法院")
+# The places a name may start with, from the top down, each optional; what is left after
+# them is the name's own part (an industry, a court's level).
+_PLACES = re.compile(
+    r"(?P<province>.+?(?:省|自治区|特别行政区))?"
+    r"(?P<city>.+?(?:市|自治州|地区|盟))?"
+    r"(?P<county>.+?(?:(?<![社小])区|县|旗|市))?"
+    r"(?P<town>.+?(?:街道|镇|乡|苏木))?"
+    r"(?P<village>.+?(?:社区|村|嘎查))?"
+)
+_UNIT_WORD = re.compile(
+    r"(?:省|自治区|特别行政区|市|自治州|地区|盟|区|县|旗|街道|镇|乡|苏木|社区|村|嘎查)$"
+)
+
+
+def default_short_name(kind: OrgKind, name: str) -> str:
+    """The 简称 an organisation gets when none is given: the lowest two places in its name
+    without their unit words, then the rest of the name, less the kind of body it is.
+
+    长治市潞州区东街街道人民调解委员会 → 潞州东街; 长治市潞州区人民调解委员会 → 潞州;
+    晋城市高平市米山镇人民调解委员会 → 高平米山; 长治市潞州区物业纠纷人民调解委员会 →
+    潞州物业纠纷; 长治市潞州区人民法院 → 潞州法院; 长治市中级人民法院 → 长治中级法院. A
+    one-character stem keeps its unit word (沁县, 城区); a name with no place stays whole.
+    The short name people actually use (潞东) cannot be derived: give it as ``short_name``.
+    """
+    core = name.strip()
+    suffix = next((s for s in _KIND_SUFFIXES if core.endswith(s)), "")
+    core = core[: len(core) - len(suffix)]
+    found = _PLACES.match(core)  # every group is optional: it always matches
+    levels: dict[str, str | None] = found.groupdict() if found else {}
+    if levels.get("county"):
+        levels["province"] = levels["city"] = None
+    elif levels.get("city"):
+        levels["province"] = None
+    places = [p for p in levels.values() if p][-2:]
+    stems = [_UNIT_WORD.sub("", p) for p in places]
+    short = "".join(s if len(s) > 1 else p for s, p in zip(stems, places, strict=True))
+    short += core[found.end() if found else 0 :]
+    if not short:
+        return name.strip()
+    return short + "法院" if kind == OrgKind.court and suffix else short
+
 
 async def create_organisation(
     session: AsyncSession,
@@ -33,7 +78,7 @@ async def create_organisation(
     actor: audit.Actor,
     kind: OrgKind,
     name: str,
-    code: str | None = None,
+    short_name: str | None = None,
     level: CommitteeLevel | None = None,
     industry: Industry | None = None,
     parent_id: int | None = None,
@@ -54,14 +99,20 @@ async def create_organisation(
             raise Invalid("A court needs a region code such as 晋0403.", field="region_code")
         if level is not None or industry is not None:
             raise Invalid("Courts have no committee level.", field="level")
-    code = (code or name).strip()
-    if len(code) > 60:
+    short_name = (short_name or "").strip() or default_short_name(kind, name)
+    if not short_name or len(short_name) > 60:
         raise Invalid(
-            "Give a short name (at most 60 characters) to use in case numbers.", field="code"
+            "Give a short name (at most 60 characters) to use in case numbers.",
+            field="short_name",
         )
-    # Case numbers carry the code, so two organisations may not share one.
-    if (await session.exec(select(Organisation.id).where(Organisation.code == code))).first():
-        raise Conflict("Another organisation already uses the short name '{code}'.", code=code)
+    # Case numbers carry the short name, so two organisations may not share one.
+    taken = select(Organisation.id).where(Organisation.short_name == short_name)
+    if (await session.exec(taken)).first():
+        raise Conflict(
+            "Another organisation already uses the short name '{short_name}'; give this one"
+            " a short name of its own.",
+            short_name=short_name,
+        )
     if parent_id is not None:
         parent = await session.get(Organisation, parent_id)
         if parent is None:
@@ -71,7 +122,7 @@ async def create_organisation(
     org = Organisation(
         kind=kind,
         name=name,
-        code=code,
+        short_name=short_name,
         level=level,
         industry=industry,
         parent_id=parent_id,
@@ -83,7 +134,12 @@ async def create_organisation(
         session,
         actor=actor,
         action="organisation.created",
-        data={"organisation_id": org.id, "name": name, "kind": kind},
+        data={
+            "organisation_id": org.id,
+            "name": name,
+            "short_name": short_name,
+            "kind": kind,
+        },
     )
     return org
 

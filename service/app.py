@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from rooms.domain import domain as rooms_domain
-from service import cases, logs, pages
+from service import cases, logs, openapi, pages, security
 from service.db import make_engine, make_sessionmaker
 from service.domain import Domain, check_domains
 from service.errors import Invalid, MediationError, NoPartySession, NotAuthenticated, NotFound
@@ -48,6 +48,18 @@ _VALIDATION_MESSAGES = {
     "too_long": N_("At most {max_length} items are allowed."),
     "greater_than_equal": N_("Must be at least {ge}."),
     "less_than_equal": N_("Must be at most {le}."),
+    # Issue 11, input: control characters, strict scalars, shapes (service/schemas.py).
+    "line_control_character": N_(
+        "One line of text is needed here: no line breaks, tabs or other control characters."
+    ),
+    "text_control_character": N_(
+        "Control characters such as NUL are not allowed here (line breaks and tabs are)."
+    ),
+    "string_unicode": N_("The text holds characters that are not valid Unicode."),
+    "bool_type": N_("true or false is needed here."),
+    "model_attributes_type": N_("An object is needed here."),
+    "dict_type": N_("An object is needed here."),
+    "list_type": N_("A list is needed here."),
 }
 
 
@@ -146,6 +158,7 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
         if domain.router is not None:
             app.include_router(domain.router)
     app.mount("/static", PreloadedStaticFiles(directory=STATIC_DIR), name="static")
+    openapi.install(app)  # the whole contract in /openapi.json; framework errors translated
 
     @app.middleware("http")
     async def context(
@@ -172,6 +185,7 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
         response.headers["X-Request-ID"] = rid
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Content-Security-Policy", security.csp(settings.public_url))
         if request.query_params.get("lang") == request.state.language:
             response.set_cookie("lang", request.state.language, max_age=365 * 86400, samesite="lax")
         return response

@@ -129,7 +129,7 @@ async def _next_seq(session: AsyncSession, *, org_id: int, year: int) -> int:
 
 
 def case_number(org: Organisation, year: int, seq: int) -> str:
-    return f"（{year}）{org.code}调字第{seq}号"
+    return f"（{year}）{org.short_name}调字第{seq}号"
 
 
 async def create_case(

@@ -19,6 +19,7 @@ from service.db import make_engine, make_sessionmaker, unit_of_work
 from service.errors import Invalid, MediationError, SchemaOutOfDate
 from service.migrate import ensure_current, upgrade
 from service.models import CommitteeLevel, Industry, OrgKind, Role
+from service.schemas import OrganisationIn
 from service.settings import Settings, get_settings
 
 
@@ -49,6 +50,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         log_config=None,
+        # The app writes one line per request, with join links cut out (service/app.py);
+        # uvicorn's access line would repeat it with the full URL, a join token in clear.
+        access_log=False,
         ws_max_size=64 * 1024 + 1024,
     )
     # What the imports and the app made lives as long as the process: out of the collector's
@@ -91,22 +95,34 @@ def cmd_demo(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_org_add(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        org = await accounts.create_organisation(
-            session,
-            actor=audit.CLI,
-            kind=OrgKind(args.kind),
+    # The API's own checks (lengths, no control characters), so both ways in agree.
+    try:
+        body = OrganisationIn(
+            kind=args.kind,
             name=args.name,
-            code=args.code,
-            level=CommitteeLevel(args.level) if args.level else None,
-            industry=Industry(args.industry) if args.industry else None,
+            short_name=args.short_name,
+            level=args.level,
+            industry=args.industry,
             parent_id=args.parent,
             region_code=args.region,
         )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise MediationError(
+            "The value of {option} is not valid: {problem}",
+            option=_ORG_OPTIONS.get(str(first["loc"][0]), f"--{first['loc'][0]}"),
+            problem=first["msg"],
+        ) from None
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        org = await accounts.create_organisation(session, actor=audit.CLI, **body.model_dump())
         return org.model_dump()
 
     _print_json(asyncio.run(_in_transaction(settings, work)))
     return 0
+
+
+_ORG_OPTIONS = {"parent_id": "--parent", "region_code": "--region", "short_name": "--short-name"}
 
 
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -167,7 +183,11 @@ def parser() -> argparse.ArgumentParser:
     org_add.add_argument("--industry", choices=[v.value for v in Industry])
     org_add.add_argument("--parent", type=int)
     org_add.add_argument("--region", help="a court's region code, e.g. 晋0403")
-    org_add.add_argument("--code", help="short name used in case numbers (default: the name)")
+    org_add.add_argument(
+        "--short-name",
+        help="简称 used in case numbers, e.g. 潞东 (default: derived from the name, e.g."
+        " 长治市潞州区东街街道人民调解委员会 gets 潞州东街)",
+    )
     org_add.set_defaults(func=cmd_org_add)
 
     user = sub.add_parser("user", help="staff accounts").add_subparsers(

@@ -31,8 +31,8 @@ from service.personal import id_check_char
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105  (printed for the demo on purpose)
 DEMO_USERS = [
-    ("admin", Role.admin, "系统管理员", "committee"),
-    ("mediator", Role.mediator, "张调解", "committee"),
+    ("admin", Role.admin, "系统管理员", "district"),
+    ("mediator", Role.mediator, "张调解", "township"),
     ("judge", Role.judge, "李法官", "court"),
     ("clerk", Role.clerk, "赵书记员", "court"),
 ]
@@ -57,12 +57,14 @@ async def is_empty(session: AsyncSession) -> bool:
 
 async def seed(session: AsyncSession) -> None:
     actor = audit.CLI
+    # Short names: the court's and the district's are derived from their names (潞州法院,
+    # 潞州); the township's is the one people use, given (its cases are （2026）潞东调字第N号);
+    # the community's is derived again (东街英雄中路).
     court = await accounts.create_organisation(
         session,
         actor=actor,
         kind=OrgKind.court,
         name="长治市潞州区人民法院",
-        code="潞州法院",
         region_code="晋0403",
     )
     district = await accounts.create_organisation(
@@ -70,19 +72,26 @@ async def seed(session: AsyncSession) -> None:
         actor=actor,
         kind=OrgKind.committee,
         name="长治市潞州区人民调解委员会",
-        code="潞州区",
         level=CommitteeLevel.district,
+    )
+    township = await accounts.create_organisation(
+        session,
+        actor=actor,
+        kind=OrgKind.committee,
+        name="长治市潞州区东街街道人民调解委员会",
+        short_name="潞东",
+        level=CommitteeLevel.township,
+        parent_id=district.id,
     )
     await accounts.create_organisation(
         session,
         actor=actor,
         kind=OrgKind.committee,
-        name="英雄中路社区人民调解委员会",
-        code="英雄中路",
+        name="长治市潞州区东街街道英雄中路社区人民调解委员会",
         level=CommitteeLevel.village,
-        parent_id=district.id,
+        parent_id=township.id,
     )
-    orgs = {"committee": district.id or 0, "court": court.id or 0}
+    orgs = {"district": district.id or 0, "township": township.id or 0, "court": court.id or 0}
     users: dict[str, User] = {}
     for username, role, name, org_kind in DEMO_USERS:
         users[username] = await accounts.create_user(

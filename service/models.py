@@ -105,10 +105,11 @@ class Organisation(SQLModel, table=True):
     """A people's mediation committee or a court.
 
     Committees form the county's tree (district centre, township stations, village and
-    community rooms, industry committees), so each may have a parent. Courts carry the region
-    code that their special-procedure case numbers use (（2026）晋0403民特1号). Organisations
-    are never deleted while anything refers to them (RESTRICT), because cases and rulings
-    must keep naming who handled them.
+    community rooms, industry committees), so each may have a parent. A committee's case
+    numbers carry its short name (简称: （2026）潞东调字第1号), never its full name; courts
+    carry the region code that their special-procedure numbers use (（2026）晋0403民特1号).
+    Organisations are never deleted while anything refers to them (RESTRICT), because cases
+    and rulings must keep naming who handled them.
     """
 
     __tablename__ = "organisation"
@@ -127,8 +128,10 @@ class Organisation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(sa_type=String(20))
     name: str = Field(sa_type=String(200))
-    code: str = Field(
-        sa_type=String(60), unique=True, description="short name used in case numbers"
+    short_name: str = Field(
+        sa_type=String(60),
+        unique=True,
+        description="简称 in case numbers; unique, so no two committees' numbers collide",
     )
     level: str | None = Field(default=None, sa_type=String(20))
     industry: str | None = Field(default=None, sa_type=String(20))

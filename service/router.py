@@ -48,6 +48,7 @@ from service.schemas import (
     PartyLoginOut,
     PartyOut,
     PartyTokenIn,
+    SearchText,
     StatusChangeIn,
     UserIn,
     UserOut,
@@ -269,7 +270,7 @@ async def list_cases(
     session: SessionDep,
     status: CaseStatus | None = None,
     dispute_type: DisputeType | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[SearchText | None, Query()] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> CasePage:

@@ -1,12 +1,32 @@
 """The JSON shapes of the shared API. Lengths here match the columns, so input that the
-database could not hold is refused with 422 and the field named, before anything is written."""
+database could not hold is refused with 422 and the field named, before anything is written.
+
+Request models derive from ``Strict``: unknown fields are refused, and so is a value of the
+wrong JSON type (``"yes"`` for a boolean, ``2.0`` for an id), through the strict scalar
+types below. Strictness is per field rather than ``ConfigDict(strict=True)`` because FastAPI
+validates the decoded body as Python data, where strict mode would also refuse the strings
+that JSON uses for enums, dates and decimals.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from service.models import (
     CaseStatus,
@@ -20,22 +40,87 @@ from service.models import (
 )
 from service.personal import mask_id_number, normalise_id_number
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+@dataclass(frozen=True)
+class Line:
+    """One line of text, trimmed: ``Annotated[str, Line(max_length=200)]``.
+
+    Control characters are refused (422, the field named): PostgreSQL cannot store NUL at
+    all, and a tab or line break in a name or a title is a paste accident that would show
+    up in case numbers, PDFs and the audit trail. Lone surrogates never get this far (the
+    string is refused as ``string_unicode``). The JSON schema carries the same rule as a
+    ``pattern``, so the published contract says it too.
+    """
+
+    min_length: int = 0
+    max_length: int | None = None
+    strip: bool = True
+
+    # C0 and C1 controls and DEL: Unicode category Cc.
+    forbidden: ClassVar[re.Pattern[str]] = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+    pattern: ClassVar[str] = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    error: ClassVar[str] = "line_control_character"
+
+    def _check(self, value: str) -> str:
+        if self.forbidden.search(value):
+            raise PydanticCustomError(self.error, "control characters are not allowed here")
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        # The lengths sit inside the string schema, before the check, so that they report
+        # as string_too_long / string_too_short like every other text field.
+        text = core_schema.str_schema(
+            strip_whitespace=self.strip, min_length=self.min_length, max_length=self.max_length
+        )
+        return core_schema.no_info_after_validator_function(self._check, text)
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = self.pattern
+        return json_schema
+
+
+@dataclass(frozen=True)
+class Text(Line):
+    """Text that may run over several lines (a summary, a reason): line breaks (``\\n``,
+    ``\\r\\n``) and tabs are kept, every other control character is refused."""
+
+    forbidden: ClassVar[re.Pattern[str]] = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+    pattern: ClassVar[str] = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    error: ClassVar[str] = "text_control_character"
+
+
 # Row ids are 32-bit on PostgreSQL; a larger number is malformed input, not a server error.
 MAX_ID = 2**31 - 1
-RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+Name = Annotated[str, Line(min_length=1, max_length=100)]
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 \-]{4,28}$")
 ]
+IdNumber = Annotated[str, Line(max_length=18)]
+# Passwords are kept as typed, not trimmed.
+Password = Annotated[str, Line(min_length=1, max_length=256, strip=False)]
+# Join links and session tokens are URL-safe base64 (service.security.new_token).
+Token = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-]+$")
+]
+SearchText = Annotated[str, Line(max_length=100)]
 
 
 class Strict(BaseModel):
+    """A request body: no unknown fields; scalars typed with ``StrictBool``/``StrictInt``
+    (tests/test_input.py checks that no request model accepts a coerced scalar)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 class LoginIn(Strict):
-    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    username: Annotated[str, Line(min_length=1, max_length=64)]
+    password: Password
 
 
 class UserOut(BaseModel):
@@ -50,7 +135,7 @@ class OrganisationOut(BaseModel):
     id: int
     kind: OrgKind
     name: str
-    code: str
+    short_name: str = Field(description="简称, used in case numbers: （2026）潞东调字第1号")
     level: CommitteeLevel | None
     industry: Industry | None
     region_code: str | None
@@ -71,7 +156,7 @@ class PartyLoginOut(BaseModel):
 
 
 class PartyTokenIn(Strict):
-    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    token: Token
 
 
 class MeOut(BaseModel):
@@ -84,8 +169,8 @@ class MeOut(BaseModel):
 
 
 class AgentIn(Strict):
-    name: Annotated[Text, StringConstraints(max_length=100)]
-    id_number: str | None = Field(default=None, max_length=18)
+    name: Name
+    id_number: IdNumber | None = None
     phone: Phone | None = None
 
     @field_validator("id_number")
@@ -97,13 +182,13 @@ class AgentIn(Strict):
 class PartyIn(Strict):
     role: PartyRole
     kind: PartyKind = PartyKind.person
-    name: Annotated[Text, StringConstraints(max_length=200)]
-    id_number: str | None = Field(
-        default=None, max_length=18, description="resident ID, or credit code for organisations"
+    name: Annotated[str, Line(min_length=1, max_length=200)]
+    id_number: IdNumber | None = Field(
+        default=None, description="resident ID, or credit code for organisations"
     )
     phone: Phone | None = None
-    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
-    representative: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+    address: Annotated[str, Line(max_length=300)] | None = None
+    representative: Annotated[str, Line(max_length=100)] | None = Field(
         default=None, description="an organisation's legal representative"
     )
     agent: AgentIn | None = None
@@ -116,8 +201,8 @@ class PartyIn(Strict):
 
 class CaseIn(Strict):
     dispute_type: DisputeType
-    title: Annotated[Text, StringConstraints(max_length=200)]
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] = ""
+    title: Annotated[str, Line(min_length=1, max_length=200)]
+    summary: Annotated[str, Text(max_length=4000)] = ""
     parties: list[PartyIn] = Field(min_length=2, max_length=20)
 
 
@@ -166,12 +251,12 @@ class StatusChangeIn(Strict):
     status: Literal[
         CaseStatus.mediating, CaseStatus.failed, CaseStatus.withdrawn, CaseStatus.closed
     ] = Field(description="'agreed' is reached only when the agreement takes effect")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+    reason: Annotated[str, Text(max_length=1000)] | None = None
 
 
 class InvitationIn(Strict):
     party_id: RowId
-    valid_days: int | None = Field(default=None, ge=1, le=30)
+    valid_days: Annotated[StrictInt, Field(ge=1, le=30)] | None = None
 
 
 class InvitationOut(BaseModel):
@@ -200,24 +285,32 @@ class AuditEventOut(BaseModel):
 
 class OrganisationIn(Strict):
     kind: OrgKind
-    name: Annotated[Text, StringConstraints(max_length=200)]
-    code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
+    name: Annotated[str, Line(min_length=1, max_length=200)]
+    short_name: Annotated[str, Line(max_length=60)] | None = Field(
+        default=None,
+        description="简称 for case numbers; derived from the name when not given"
+        " (service/accounts.py: default_short_name)",
+    )
     level: CommitteeLevel | None = None
     industry: Industry | None = None
     parent_id: RowId | None = None
-    region_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = (
-        None
-    )
+    region_code: Annotated[str, Line(max_length=20)] | None = None
 
 
 class UserIn(Strict):
     username: Annotated[
         str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.\-]{3,64}$")
     ]
-    password: Annotated[str, StringConstraints(min_length=10, max_length=256)]
+    password: Annotated[str, Line(min_length=10, max_length=256, strip=False)]
     role: Role
     org_id: RowId
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    name: Annotated[str, Line(max_length=100)] | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every error but 422, whose ``detail`` is FastAPI's list of ``{loc, msg, type}``."""
+
+    detail: str = Field(description="what went wrong, in the caller's language")
 
 
 class Health(BaseModel):

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ async def test_org_add_committee_prints_json(target: Target) -> None:
     assert org["kind"] == "committee"
     assert org["level"] == "township"
     assert org["region_code"] is None
-    assert org["code"] == name  # defaults to the name
+    assert org["short_name"] == name  # no place in it: the name is its own short name
     assert await target.count(Organisation) == 1
 
 
@@ -100,6 +101,41 @@ async def test_org_add_court_with_region(target: Target) -> None:
     assert org["kind"] == "court"
     assert org["region_code"] == "晋0403"
     assert org["level"] is None
+
+
+async def test_org_add_takes_a_short_name_for_case_numbers(target: Target) -> None:
+    name = "长治市潞州区东街街道人民调解委员会"
+    org = await add_org(
+        target, "--name", name, "--kind", "committee", "--level", "township", "--short-name", "潞东"
+    )
+    assert (org["name"], org["short_name"]) == (name, "潞东")
+
+
+async def test_org_add_derives_a_short_name_from_a_full_name(target: Target) -> None:
+    """Without --short-name, a township committee's numbers do not carry its full name."""
+    name = "长治市潞州区东街街道人民调解委员会"
+    org = await add_org(target, "--name", name, "--kind", "committee", "--level", "township")
+    assert org["short_name"] == "潞州东街"
+    court = await add_org(
+        target, "--name", "长治市潞州区人民法院", "--kind", "court", "--region", "晋0403"
+    )
+    assert court["short_name"] == "潞州法院"
+
+
+async def test_org_add_refuses_control_characters_as_the_api_does(target: Target) -> None:
+    result = await target.run(
+        "org", "add", "--name", "东街\t调委会", "--kind", "committee", "--level", "township"
+    )
+    assert result.returncode == 2
+    assert "error: The value of --name is not valid" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    result = await target.run(
+        "org", "add", "--name", "东街", "--kind", "committee", "--level", "township",
+        "--short-name", "潞\x01东",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "error: The value of --short-name is not valid" in result.stderr, result.stderr
+    assert await target.count(Organisation) == 0
 
 
 async def test_org_add_child_committee(target: Target) -> None:
@@ -229,9 +265,10 @@ async def test_demo_seeds_once_and_prints_fresh_links(target: Target) -> None:
         assert re.search(rf"\b{username}\b\s*/\s*\S+", first.stdout), first.stdout
     links = JOIN_LINK.findall(first.stdout)
     assert len(links) == 2, first.stdout
+    assert re.search(rf"Demo case （{date.today().year}）潞东调字第1号", first.stdout), first.stdout
     organisations = await target.count(Organisation)
     users = await target.count(User)
-    assert organisations == 3
+    assert organisations == 4
     assert users == 4
     assert await target.count(Invitation) == 2
 
