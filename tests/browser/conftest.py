@@ -56,6 +56,16 @@ STARTUP_SECONDS = 20.0
 STOP_SECONDS = 10.0
 CLI_SECONDS = 60.0
 SECRET_KEY = "browser-test-secret-key-not-for-production"
+# Every page reports what its Content-Security-Policy blocked (service/security.py): the
+# event fires on the document and bubbles to the window, in frames too. (__cspReported settles
+# once the test has the report.)
+CSP_WATCH_JS = """
+window.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspReported = window.__cspViolation(
+    `${e.effectiveDirective} blocked ${e.blockedURI || "?"} in ${e.documentURI}`
+      + ` at ${e.sourceFile || "?"}:${e.lineNumber} ${e.sample || ""}`.trimEnd());
+}, true);
+"""
 
 
 def _free_port() -> int:
@@ -215,6 +225,7 @@ class Contexts:
     made: list[BrowserContext] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
 
     async def __call__(self, **options: Any) -> BrowserContext:
         options.setdefault("base_url", self.server.base_url)
@@ -236,6 +247,10 @@ class Contexts:
 
         await context.route(elsewhere, refuse)
         context.on("weberror", lambda e: self.page_errors.append(str(e.error)))
+        await context.expose_binding(
+            "__cspViolation", lambda _source, text: self.csp_violations.append(str(text))
+        )
+        await context.add_init_script(CSP_WATCH_JS)
         return context
 
     async def close(self) -> None:
@@ -248,8 +263,8 @@ class Contexts:
 async def new_context(browser: Browser, live_server: LiveServer) -> AsyncIterator[Contexts]:
     """``await new_context(**options)`` -> a fresh context; all are closed after the test.
 
-    After the test body, fails if any page threw an uncaught script error or tried to reach
-    a host other than 127.0.0.1.
+    After the test body, fails if any page threw an uncaught script error, tried to reach
+    a host other than 127.0.0.1, or did something its Content-Security-Policy refused.
     """
     contexts = Contexts(browser, live_server)
     try:
@@ -258,6 +273,7 @@ async def new_context(browser: Browser, live_server: LiveServer) -> AsyncIterato
         await contexts.close()
     assert not contexts.page_errors, f"uncaught script errors: {contexts.page_errors}"
     assert not contexts.blocked, f"requests outside 127.0.0.1 were attempted: {contexts.blocked}"
+    assert not contexts.csp_violations, f"the CSP refused: {contexts.csp_violations}"
     live_server.assert_alive()
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -28,22 +28,30 @@ from tests.conftest import unique
 
 pytestmark = pytest.mark.browser
 
-T = TypeVar("T")
 KINDS = ("video", "audio")
 MEDIA = ["camera", "microphone"]
 STATE_SECONDS = 15.0  # a page reaching a state (in-call, lobby)
 FLOW_SECONDS = 20.0  # media starting to flow after an admission or a caucus ends
-SETTLE_SECONDS = 1.5  # packets in flight and jitter buffers after the server closes a gate
+FLOW_FRAMES = 5  # "flowing": this many more frames decoded (and more sound played)
+# "Nothing arrives" is judged over a window in which allowed streams through the same server
+# decoded this many more frames (at 24 frames/s, about 1.5 s: as long as the fixed waits
+# this replaces, and longer when the server is slow, as it then should be) ...
+CONTROL_FRAMES = 36
+GATE_SECONDS = 20.0  # ... and a wall has this long to settle (packets in flight as it closed)
 RECONNECT_LIMIT = 5.0
 JOIN_STEPS = ["link", "ready", "join", "lobby", "admit", "in-call", "frame"]
 
 Key = tuple[str, str]  # (participant id, kind)
 Counters = dict[Key, dict[str, float]]
+# name -> (page, the senders whose media it should or should not get; None: anyone's)
+Receivers = dict[str, tuple[Page, list[str]]]
+Walled = dict[str, tuple[Page, list[str] | None]]
 
-# Every inbound-rtp entry of the page's current peer connection, with the participant whose
-# media it carries (from the mid; trackIdentifier as a fallback for an entry without a mid).
-_INBOUND_JS = """
-async () => {
+# In the page: every inbound-rtp entry of its current peer connection, with the participant
+# whose media it carries (from the mid; trackIdentifier as a fallback for an entry without a
+# mid), and those summed per "participant/kind" (entries the last offer does not name left out).
+_ENTRIES_FN = """
+async function entries() {
   const room = window.room;
   const pc = room && room.pc;
   if (!pc) return [];
@@ -64,11 +72,46 @@ async () => {
       kind: s.kind,
       frames: s.framesDecoded || 0,
       energy: s.totalAudioEnergy || 0,
+      packets: s.packetsReceived || 0,
     });
   });
   return out;
 }
+function counters(list) {
+  const out = {};
+  for (const e of list) {
+    if (e.participant_id == null) continue;
+    const key = e.participant_id + "/" + e.kind;
+    const slot = (out[key] ??= { frames: 0, energy: 0, packets: 0 });
+    slot.frames += e.frames;
+    slot.energy += e.energy;
+    slot.packets += e.packets;
+  }
+  return out;
+}
 """
+_INBOUND_JS = "async () => {" + _ENTRIES_FN + "return entries(); }"
+
+# In the page, until `timeoutMs`: wait until each of `keys` has grown past `base` (video: by
+# `frames` decoded frames; audio: more sound played). Returns {grown, now}.
+_WAIT_GROWN_JS = (
+    "async ({ base, keys, frames, timeoutMs, everyMs }) => {"
+    + _ENTRIES_FN
+    + """
+  const zero = { frames: 0, energy: 0, packets: 0 };
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const now = counters(await entries());
+    const grown = keys.every((key) => {
+      const a = base[key] || zero;
+      const b = now[key] || zero;
+      return key.endsWith("/video") ? b.frames >= a.frames + frames : b.energy > a.energy;
+    });
+    if (grown || performance.now() > deadline) return { grown, now };
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}"""
+)
 
 # Every value the page's data-state takes from now on, in order (the reconnect test).
 _WATCH_STATES_JS = """
@@ -84,125 +127,166 @@ _WATCH_STATES_JS = """
 # -- measuring ------------------------------------------------------------------------------
 
 
+ZERO = {"frames": 0, "energy": 0.0, "packets": 0}
+
+
 async def inbound_entries(page: Page) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = await page.evaluate(_INBOUND_JS)
     return entries
 
 
-async def inbound(page: Page) -> Counters:
-    """(participant id, kind) -> {"frames", "energy"} of what this page receives right now.
-
-    Summed over the mids of one sender (an old, inactive m-line keeps its last counts).
-    Entries whose mid the last offer does not name are left out.
-    """
+def summed(entries: Iterable[dict[str, Any]]) -> Counters:
+    """(participant id, kind) -> {"frames", "energy", "packets"}, summed over the mids of one
+    sender (an old, inactive m-line keeps its last counts). Unmapped entries are left out."""
     out: Counters = {}
-    for e in await inbound_entries(page):
+    for e in entries:
         if e["participant_id"] is None:
             continue
-        slot = out.setdefault((e["participant_id"], e["kind"]), {"frames": 0, "energy": 0.0})
-        slot["frames"] += int(e["frames"])
-        slot["energy"] += float(e["energy"])
+        slot = out.setdefault((e["participant_id"], e["kind"]), dict(ZERO))
+        for name in ZERO:
+            slot[name] += e[name]
     return out
 
 
-ZERO = {"frames": 0, "energy": 0.0}
-
-
-def grew(before: Counters, after: Counters, key: Key) -> bool:
-    a, b = before.get(key, ZERO), after.get(key, ZERO)
-    if key[1] == "video":
-        return b["frames"] > a["frames"]
-    return b["energy"] > a["energy"]  # and so > 0
-
-
-def unchanged(before: Counters, after: Counters, key: Key) -> bool:
-    a, b = before.get(key, ZERO), after.get(key, ZERO)
-    return a["frames"] == b["frames"] and a["energy"] == b["energy"]
+async def inbound(page: Page) -> Counters:
+    """What this page receives right now, per sender and kind."""
+    return summed(await inbound_entries(page))
 
 
 def describe(samples: Counters, keys: Iterable[Key]) -> str:
     return ", ".join(
         f"{pid}/{kind}: frames={samples.get((pid, kind), ZERO)['frames']}"
         f" energy={samples.get((pid, kind), ZERO)['energy']:.6f}"
+        f" packets={samples.get((pid, kind), ZERO)['packets']}"
         for pid, kind in keys
     )
 
 
-def keys_of(senders: Iterable[str]) -> list[Key]:
-    return [(pid, kind) for pid in senders for kind in KINDS]
+def keys_of(senders: Iterable[str], kinds: Iterable[str] = KINDS) -> list[Key]:
+    return [(pid, kind) for pid in senders for kind in kinds]
 
 
-async def sample_pair(pages: list[Page], gap: float) -> tuple[list[Counters], list[Counters]]:
-    """Every page sampled, then ``gap`` seconds, then every page sampled again."""
-    first = list(await asyncio.gather(*(inbound(p) for p in pages)))
-    await asyncio.sleep(gap)
-    second = list(await asyncio.gather(*(inbound(p) for p in pages)))
-    return first, second
+async def wait_grown(
+    page: Page, keys: list[Key], base: Counters, *, frames: int, within: float, every: float = 0.1
+) -> tuple[bool, Counters]:
+    """Wait in the page until each key has grown past ``base`` (see _WAIT_GROWN_JS); returns
+    whether it did within ``within`` seconds, and the last counters."""
+    result = await page.evaluate(
+        _WAIT_GROWN_JS,
+        {
+            "base": {f"{pid}/{kind}": v for (pid, kind), v in base.items()},
+            "keys": [f"{pid}/{kind}" for pid, kind in keys],
+            "frames": frames,
+            "timeoutMs": within * 1000,
+            "everyMs": every * 1000,
+        },
+    )
+    now = {(k.split("/", 1)[0], k.split("/", 1)[1]): v for k, v in result["now"].items()}
+    return bool(result["grown"]), now
 
 
-async def until(
-    check: Callable[[], Awaitable[T | None]], *, within: float, what: str, every: float = 0.1
-) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {within:.0f} s: {what}", pytrace=False)
-        await asyncio.sleep(every)
+async def assert_flowing(receivers: Receivers, *, within: float = FLOW_SECONDS) -> None:
+    """Each receiver's page gets video and sound from each of its senders: FLOW_FRAMES more
+    frames decoded and more sound played than when this was called (waited for, until
+    ``within``)."""
+
+    async def flowing(name: str, page: Page, senders: list[str]) -> str | None:
+        keys = keys_of(senders)
+        base = await inbound(page)
+        grown, now = await wait_grown(page, keys, base, frames=FLOW_FRAMES, within=within)
+        return None if grown else f"{name} ({describe(base, keys)} -> {describe(now, keys)})"
+
+    missing = await asyncio.gather(*(flowing(n, p, s) for n, (p, s) in receivers.items()))
+    if any(missing):
+        pytest.fail(
+            f"media not flowing within {within:.0f} s to: " + "; ".join(filter(None, missing)),
+            pytrace=False,
+        )
 
 
-async def assert_flowing(
-    receivers: dict[str, tuple[Page, list[str]]], *, within: float = FLOW_SECONDS
+async def control_window(control: Receivers, deadline: float) -> None:
+    """Wait until each control page has decoded CONTROL_FRAMES more frames from each of its
+    control senders: media demonstrably went through the server meanwhile."""
+
+    async def advanced(name: str, page: Page, senders: list[str]) -> str | None:
+        keys = keys_of(senders, ["video"])
+        base = await inbound(page)
+        within = max(0.1, deadline - time.monotonic())
+        grown, now = await wait_grown(page, keys, base, frames=CONTROL_FRAMES, within=within)
+        return None if grown else f"{name} ({describe(base, keys)} -> {describe(now, keys)})"
+
+    stalled = await asyncio.gather(*(advanced(n, p, s) for n, (p, s) in control.items()))
+    if any(stalled):
+        pytest.fail(
+            "the control streams did not advance, so nothing arriving proves nothing: "
+            + "; ".join(filter(None, stalled)),
+            pytrace=False,
+        )
+
+
+async def assert_walled(
+    walled: Walled, control: Receivers, *, arrived_before: bool, within: float = GATE_SECONDS
 ) -> None:
-    """Each receiver's page gets video and sound from each of its senders: framesDecoded and
-    totalAudioEnergy grow between two samples 1 s apart (retried until ``within``)."""
+    """Nothing from the walled senders reaches each walled page (no packet, no decoded frame,
+    no sound), over a window in which the control pages decoded CONTROL_FRAMES more frames
+    of allowed media through the same server: a server too slow to forward anything fails
+    this rather than passing it.
+
+    ``arrived_before``: the walled media reached these pages before the gate closed (a
+    caucus), and must now stand still; a window in which some still arrived (packets in
+    flight as the gate closed) is followed by another, until ``within``. Otherwise (the
+    lobby, standing by) none may ever have arrived: every counter is zero after the window.
+    """
     deadline = time.monotonic() + within
-    names = list(receivers)
-    pages = [receivers[n][0] for n in names]
+    names = list(walled)
+
+    async def snapshot() -> list[list[dict[str, Any]]]:
+        return list(await asyncio.gather(*(inbound_entries(walled[n][0]) for n in names)))
+
     while True:
-        first, second = await sample_pair(pages, 1.0)
-        missing = []
+        first = await snapshot()
+        if arrived_before:
+            for name, entries in zip(names, first, strict=True):
+                senders = walled[name][1]
+                assert senders is not None
+                got = summed(entries)
+                # Not vacuous: these senders' media did reach this page before (still mapped).
+                for key in keys_of(senders):
+                    counted = got.get(key, ZERO)["frames" if key[1] == "video" else "energy"]
+                    assert counted > 0, f"{name} has no earlier {key[1]} of {key[0]}: {got}"
+        await control_window(control, deadline)
+        second = await snapshot()
+        reaching = []
         for name, before, after in zip(names, first, second, strict=True):
-            keys = keys_of(receivers[name][1])
-            if not all(grew(before, after, k) for k in keys):
-                missing.append(f"{name} ({describe(before, keys)} -> {describe(after, keys)})")
-        if not missing:
+            senders = walled[name][1]
+            if senders is None:  # nobody's media
+                arrived = [e for e in after if e["frames"] or e["energy"] or e["packets"]]
+                if arrived:
+                    reaching.append(f"{name} ({arrived})")
+                continue
+            keys = keys_of(senders)
+            was, now = summed(before), summed(after)
+            if arrived_before:
+                moved = any(was.get(k, ZERO) != now.get(k, ZERO) for k in keys)
+            else:
+                moved = any(now.get(k, ZERO) != ZERO for k in keys)
+            if moved:
+                reaching.append(f"{name} ({describe(was, keys)} -> {describe(now, keys)})")
+        if not reaching:
             return
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"media not flowing within {within:.0f} s to: " + "; ".join(missing),
-                pytrace=False,
-            )
-
-
-async def assert_still(receivers: dict[str, tuple[Page, list[str]]], gap: float = 2.0) -> None:
-    """Nothing more is decoded or played from the given senders: sample, wait, sample, equal."""
-    names = list(receivers)
-    first, second = await sample_pair([receivers[n][0] for n in names], gap)
-    moving = []
-    for name, before, after in zip(names, first, second, strict=True):
-        keys = keys_of(receivers[name][1])
-        # Not vacuous: these senders' media did reach this page before (still mapped).
-        for key in keys:
-            got = before.get(key, ZERO)
-            assert got["frames" if key[1] == "video" else "energy"] > 0, (
-                f"{name} has no earlier {key[1]} of {key[0]} to compare with: {before}"
-            )
-        if not all(unchanged(before, after, k) for k in keys):
-            moving.append(f"{name} ({describe(before, keys)} -> {describe(after, keys)})")
-    assert not moving, "media still reaching: " + "; ".join(moving)
+        if not arrived_before or time.monotonic() > deadline:
+            pytest.fail("media still reaching: " + "; ".join(reaching), pytrace=False)
 
 
 async def first_frame(page: Page, sender: str, *, within: float) -> float:
     """Wait until a frame from ``sender`` is decoded on ``page``; return time.monotonic()."""
-
-    async def decoded() -> float | None:
-        got = (await inbound(page)).get((sender, "video"), ZERO)
-        return time.monotonic() if got["frames"] > 0 else None
-
-    return await until(decoded, within=within, what=f"a frame of {sender} decoded", every=0.05)
+    key = (sender, "video")
+    grown, now = await wait_grown(page, [key], {}, frames=1, within=within, every=0.05)
+    if not grown:
+        pytest.fail(
+            f"not within {within:.0f} s: a frame of {sender} decoded ({now})", pytrace=False
+        )
+    return time.monotonic()
 
 
 async def wait_state(page: Page, state: str, within: float = STATE_SECONDS) -> None:
@@ -421,12 +505,18 @@ async def test_caucus_keeps_the_other_side_out(
     await expect(host.get_by_test_id("caucus-end")).to_be_visible()
     await expect(applicant.get_by_test_id("caucus-mine")).to_be_visible()
     await expect(applicant.get_by_test_id("caucus-notice")).to_be_hidden()
-    await asyncio.sleep(SETTLE_SECONDS)
 
     # The wall goes both ways: the respondent gets nothing from the caucus, and the caucus
-    # nothing from the respondent. Inside it, the applicant and the mediator still talk.
-    await assert_still(
-        {"respondent": (respondent, [m, a]), "applicant": (applicant, [r]), "mediator": (host, [r])}
+    # nothing from the respondent, while inside it the applicant and the mediator still see
+    # each other (the control: media does go through the server meanwhile).
+    await assert_walled(
+        {
+            "respondent": (respondent, [m, a]),
+            "applicant": (applicant, [r]),
+            "mediator": (host, [r]),
+        },
+        control={"applicant": (applicant, [m]), "mediator": (host, [a])},
+        arrived_before=True,
     )
     await assert_flowing({"applicant": (applicant, [m]), "mediator": (host, [a])}, within=5.0)
     await expect(notice).to_be_visible()
@@ -441,27 +531,28 @@ async def test_caucus_keeps_the_other_side_out(
 async def test_lobby_gets_nothing_until_admitted(
     live_server: LiveServer, new_context: Contexts, make_mediator: MakeStaff
 ) -> None:
-    """A party in the lobby neither receives nor sends media; once admitted, both flow."""
+    """A party in the lobby neither receives nor sends media, while the mediator and the
+    other party, already in the call, see each other; once admitted, both flow."""
     setup = await prepare(live_server, make_mediator, auto_admit=False)
-    m, a = setup.mediator, setup.applicant
+    m, a, r = setup.mediator, setup.applicant, setup.respondent
     host = await host_joins(new_context, live_server, setup)
+    respondent, _ = await party_opens(new_context, live_server, setup, r)
+    await admit(host, respondent, r)
     party, _ = await party_opens(new_context, live_server, setup, a)
     await wait_state(party, "lobby")
     await expect(party.get_by_test_id("lobby-wait")).to_be_visible()
-    await expect(host.get_by_test_id(f"admit-{a}")).to_be_visible()
+    await expect(host.get_by_test_id(f"admit-{a}")).to_be_visible()  # the server has them waiting
 
-    await asyncio.sleep(2.0)  # long enough for media to have arrived, were any sent
+    await assert_walled(
+        {"party": (party, None), "host": (host, [a]), "respondent": (respondent, [a])},
+        control={"host": (host, [r]), "respondent": (respondent, [m])},
+        arrived_before=False,
+    )
     assert await party.evaluate("window.room.state") == "lobby"
-    decoded = [e for e in await inbound_entries(party) if e["frames"] > 0 or e["energy"] > 0]
-    assert decoded == [], f"the lobby decoded or played media: {decoded}"
-    from_party = {k: v for k, v in (await inbound(host)).items() if k[0] == a}
-    assert all(v == ZERO for v in from_party.values()), f"the host received {from_party}"
-    host_entries = await inbound_entries(host)
-    assert all(e["frames"] == 0 and e["energy"] == 0 for e in host_entries), host_entries
 
     await host.get_by_test_id(f"admit-{a}").click()
     await wait_state(party, "in-call")
-    await assert_flowing({"party": (party, [m]), "host": (host, [a])})
+    await assert_flowing({"party": (party, [m, r]), "host": (host, [a])})
 
 
 async def test_party_reconnects_after_losing_the_socket(
@@ -531,14 +622,17 @@ async def test_standing_by_in_an_open_meeting(
     live_server: LiveServer, new_context: Contexts, make_mediator: MakeStaff, mode: str
 ) -> None:
     """In a room that admits by itself, the page connects while the person checks their
-    camera: the connection is up before Join, yet nothing is forwarded, no tile is made and
-    the page finishes loading; Join then brings the mediator's video over that connection.
-    Either the offer that came with the page, answered by room/standby.js and claimed by the
-    socket the page's head opened; or, that offer gone stale, a fresh one on that socket; or,
-    without that socket, from the one room.js opens."""
+    camera: the connection is up before Join, yet nothing is forwarded (while the mediator
+    and the respondent in the call see each other), no tile is made and the page finishes
+    loading; Join then brings the others' video over that connection. Either the offer that
+    came with the page, answered by the page's head and claimed by the socket the head opened;
+    or, that offer gone stale, a fresh one on that socket; or, without that socket, from the
+    one room.js opens."""
     setup = await prepare(live_server, make_mediator, auto_admit=True)
-    m, a = setup.mediator, setup.applicant
+    m, a, r = setup.mediator, setup.applicant, setup.respondent
     host = await host_joins(new_context, live_server, setup)
+    respondent, _ = await party_opens(new_context, live_server, setup, r)
+    await wait_state(respondent, "in-call")
     context = await media_context(new_context, live_server)
     if mode == "room-js-socket":
         await context.add_init_script(_NO_EARLY_SOCKET_JS)
@@ -557,11 +651,13 @@ async def test_standing_by_in_an_open_meeting(
     assert await page.evaluate("[window.room.state, window.room.standby]") == ["prejoin", True]
     assert await page.evaluate("document.readyState") == "complete"
     senders = await page.evaluate("Object.values(window.room.tracks).map(t => t.participant_id)")
-    assert set(senders) == {m}, senders  # offered the mediator's media, gates shut
-    await asyncio.sleep(SETTLE_SECONDS)
-    decoded = [e for e in await inbound_entries(page) if e["frames"] > 0 or e["energy"] > 0]
-    assert decoded == [], f"media reached a page standing by: {decoded}"
-    assert await page.get_by_test_id(f"tile-{m}").count() == 0
+    assert set(senders) == {m, r}, senders  # offered the others' media, gates shut
+    await assert_walled(
+        {"party": (page, None)},
+        control={"host": (host, [r]), "respondent": (respondent, [m])},
+        arrived_before=False,
+    )
+    assert await page.locator("#tiles [data-participant-id]").count() == 0
     steps = await page.evaluate("window.room.timeline")
     assert {"socket open", "welcome", "offer", "answer sent"} <= set(steps), steps
     # The prepared offer is answered before the socket's welcome; any other after it.
@@ -578,4 +674,65 @@ async def test_standing_by_in_an_open_meeting(
     if mode == "room-js-socket":
         assert sockets[0].endswith("?prejoin=1"), sockets
     await expect(page.get_by_test_id(f"video-{m}")).to_have_js_property("paused", False)
-    await assert_flowing({"party": (page, [m]), "host": (host, [a])})
+    await assert_flowing({"party": (page, [m, r]), "host": (host, [a])})
+
+
+# An inline script, as an injection would add it: the policy must refuse to run it.
+_INJECT_INLINE_JS = """
+() => new Promise((resolve) => {
+  window.addEventListener("securitypolicyviolation", (e) => resolve(e.effectiveDirective), {
+    once: true,
+  });
+  const script = document.createElement("script");
+  script.textContent = "window.__injected = true";
+  document.head.append(script);
+})
+"""
+
+
+async def test_pages_keep_to_the_content_security_policy(
+    live_server: LiveServer, new_context: Contexts, make_mediator: MakeStaff
+) -> None:
+    """The case page, and the room page as host and as a party joining, come with a policy
+    that forbids inline scripts and framing, and nothing on them breaks it (the contexts'
+    watcher fails a test on any violation, conftest.CSP_WATCH_JS). The policy bites: an inline
+    script put into the page is refused and reported, which also shows the watcher works.
+    Another site cannot frame a page of ours."""
+    setup = await prepare(live_server, make_mediator, auto_admit=False)
+    a = setup.applicant
+    context = await media_context(new_context, live_server)
+    r = await context.request.post(
+        "/api/auth/login",
+        data={"username": setup.staff.username, "password": setup.staff.password},
+    )
+    assert r.ok, await r.text()
+    page = await context.new_page()
+    for url in (f"/cases/{setup.case_id}", setup.room_url):
+        response = await page.goto(url)
+        assert response is not None and response.ok, url
+        policy = {
+            d.split(" ", 1)[0]: d.split(" ", 1)[1]
+            for d in (await response.header_value("content-security-policy") or "").split("; ")
+        }
+        assert policy["script-src"] == "'self'", (url, policy)
+        assert policy["frame-ancestors"] == "'none'", (url, policy)
+    await wait_state(page, "prejoin")
+    await page.get_by_test_id("join").click()
+    await wait_state(page, "in-call")
+    party, _ = await party_opens(new_context, live_server, setup, a)
+    await admit(page, party, a)
+    await first_frame(party, setup.mediator, within=FLOW_SECONDS)
+    assert not new_context.csp_violations, new_context.csp_violations
+
+    assert await party.evaluate(_INJECT_INLINE_JS) == "script-src-elem"
+    assert await party.evaluate("window.__injected") is None
+    await party.evaluate("window.__cspReported")
+    assert len(new_context.csp_violations) == 1, new_context.csp_violations
+    assert "script-src-elem blocked inline" in new_context.csp_violations.pop()
+
+    framer = await (await new_context()).new_page()
+    await framer.set_content(f'<iframe src="{live_server.base_url}/"></iframe>')
+    frame = await (await framer.wait_for_selector("iframe")).content_frame()
+    assert frame is not None
+    await frame.wait_for_load_state()
+    assert frame.url.startswith("chrome-error://"), frame.url  # refused, not our sign-in page

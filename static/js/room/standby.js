@@ -1,7 +1,7 @@
 // The standby connection, brought up while the room page is still loading.
 //
-// The page's head opens the standby socket (room.html, `window.earlySocket`) and loads this
-// module on its own (`async`), so it runs once it has arrived, without waiting for the
+// The page's head opens the standby socket (room/early.js, `window.earlySocket`) and loads
+// this module on its own (`async`), so it runs once it has arrived, without waiting for the
 // document to be parsed as room.js does (whichever loads it first, it is evaluated once).
 // Usually the page carries the server's offer (`prepared`, made as the page was served),
 // which the head answers and sends, with its candidates, as soon as the socket is open (tagged
