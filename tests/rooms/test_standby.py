@@ -134,7 +134,8 @@ async def test_a_standby_that_leaves_leaves_no_trace_and_one_that_stays_hears_th
 
 # -- the offer that comes with the room page ------------------------------------------------
 
-PREPARED = re.compile(r"const prepared = (.*);\n")
+# The head's data block for room/early.js, which answers the offer the page carries.
+EARLY_DATA = re.compile(r'<script type="application/json" id="room-early">(.*?)</script>', re.S)
 
 
 async def open_page(meeting: Meeting, token: str) -> dict[str, Any] | None:
@@ -145,9 +146,9 @@ async def open_page(meeting: Meeting, token: str) -> dict[str, Any] | None:
         )
     assert r.status_code == 200, r.text
     assert r.headers["cache-control"] == "no-store"  # it holds a one-time offer
-    found = PREPARED.search(r.text)
+    found = EARLY_DATA.search(r.text)
     assert found is not None, "the page has no prepared-offer slot"
-    prepared: dict[str, Any] | None = json.loads(found.group(1))
+    prepared: dict[str, Any] | None = json.loads(found.group(1))["prepared"]
     return prepared
 
 
