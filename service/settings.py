@@ -6,11 +6,12 @@ import ipaddress
 import json
 import os
 import secrets
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,6 +63,10 @@ class Settings(BaseSettings):
     rtc: RtcSettings = Field(default_factory=RtcSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
+    # The signing key, read once (``secret()`` runs on every authenticated request).
+    _secret: bytes | None = PrivateAttr(default=None)
+    _secret_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -104,7 +109,20 @@ class Settings(BaseSettings):
         return self.public_url.startswith("https://")
 
     def secret(self) -> bytes:
-        """The key that signs sessions: from the environment, else made once in the data dir."""
+        """The key that signs sessions: from the environment, else made once in the data dir.
+
+        Read on first use and kept: every authenticated request asks for it, and a file read
+        each time is blocking work on the loop that carries the video. The lock makes the
+        first use safe from several threads at once (the event loop never waits on it for
+        longer than that one read)."""
+        if self._secret is not None:
+            return self._secret
+        with self._secret_lock:
+            if self._secret is None:
+                self._secret = self._load_secret()
+            return self._secret
+
+    def _load_secret(self) -> bytes:
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
         path = self.data_dir / "secret_key"

@@ -11,7 +11,9 @@ import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +21,7 @@ import pytest
 
 from service.cases import NewParty
 from service.models import Organisation, PartyKind, PartyRole, Role, User
+from service.settings import Settings
 from tests.conftest import PASSWORD, Factory, unique, valid_id
 
 WRONG = "not the password at all"
@@ -408,3 +411,44 @@ async def test_me_without_a_valid_session_is_401(
     r = await remote.get("/api/me", headers=headers)
     assert r.status_code == 401
     assert r.json()["detail"]
+
+
+# -- the signing key -----------------------------------------------------------------------------
+
+
+def test_the_signing_key_is_made_once_and_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made in the data dir on first use (owner-only), then kept in memory: every
+    authenticated request asks for it, and none of them reads the file again."""
+    monkeypatch.delenv("MEDIATION_SECRET_KEY", raising=False)
+    settings = Settings(data_dir=tmp_path / "data")
+    key_file = tmp_path / "data" / "secret_key"
+    assert not key_file.exists()
+    first = settings.secret()
+    assert key_file.read_text().strip().encode() == first
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key_file.unlink()  # were it read again, this would fail or make another key
+    assert settings.secret() == first
+    assert not key_file.exists()
+    # Another process, another Settings: reads the key the first one made.
+    key_file.write_text(first.decode())
+    assert Settings(data_dir=tmp_path / "data").secret() == first
+
+
+def test_the_signing_key_is_one_key_for_concurrent_first_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads asking at once for a key not made yet all get the same one, read once."""
+    monkeypatch.delenv("MEDIATION_SECRET_KEY", raising=False)
+    settings = Settings(data_dir=tmp_path / "data")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = set(pool.map(lambda _: settings.secret(), range(32)))
+    assert len(keys) == 1
+    assert (tmp_path / "data" / "secret_key").read_text().strip().encode() in keys
+
+
+def test_a_signing_key_from_the_environment_is_used_as_given(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", secret_key="from-the-environment")
+    assert settings.secret() == b"from-the-environment"
+    assert not (tmp_path / "data" / "secret_key").exists()
