@@ -93,8 +93,8 @@ async def load_principal(session: SessionDep, token: str) -> Principal | None:
         user = await session.get(User, auth.user_id)
         if user is None or not user.active:
             return None
-        org = await session.get(Organisation, user.org_id)
-        assert org is not None
+        # The foreign key guarantees it; were it broken, fail loudly (NoResultFound).
+        org = await session.get_one(Organisation, user.org_id)
         return StaffPrincipal(user=user, org=org, auth_session=auth)
     party = await session.get(Party, auth.party_id)
     if party is None:
@@ -103,8 +103,7 @@ async def load_principal(session: SessionDep, token: str) -> Principal | None:
         invitation = await session.get(Invitation, auth.invitation_id)
         if invitation is None or invitation.revoked_at is not None:
             return None
-    case = await session.get(Case, party.case_id)
-    assert case is not None
+    case = await session.get_one(Case, party.case_id)  # the foreign key guarantees it
     return PartyPrincipal(party=party, case=case, auth_session=auth)
 
 
