@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,18 +38,37 @@ from service.security import new_token, token_hash
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
-# The case state machine (DESIGN.md). ``agreed`` is reached only when an agreement takes
-# effect; the other moves are the mediator's.
-TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
-    CaseStatus.intake: frozenset({CaseStatus.mediating, CaseStatus.failed, CaseStatus.withdrawn}),
-    CaseStatus.mediating: frozenset({CaseStatus.agreed, CaseStatus.failed, CaseStatus.withdrawn}),
-    CaseStatus.agreed: frozenset({CaseStatus.closed}),
-    CaseStatus.closed: frozenset(),
-    CaseStatus.failed: frozenset(),
-    CaseStatus.withdrawn: frozenset(),
+
+class Via(StrEnum):
+    """Who moves a case: its mediator by choice (the API, the case page), or the agreements
+    domain when an agreement takes effect."""
+
+    mediator = "mediator"
+    agreement = "agreement"
+
+
+# The case state machine (DESIGN.md): each state's moves and who makes them. ``agreed`` is
+# reached only when an agreement takes effect; the other moves are the mediator's.
+MOVES: dict[CaseStatus, dict[CaseStatus, Via]] = {
+    CaseStatus.intake: {
+        CaseStatus.mediating: Via.mediator,
+        CaseStatus.failed: Via.mediator,
+        CaseStatus.withdrawn: Via.mediator,
+    },
+    CaseStatus.mediating: {
+        CaseStatus.agreed: Via.agreement,
+        CaseStatus.failed: Via.mediator,
+        CaseStatus.withdrawn: Via.mediator,
+    },
+    CaseStatus.agreed: {CaseStatus.closed: Via.mediator},
+    CaseStatus.closed: {},
+    CaseStatus.failed: {},
+    CaseStatus.withdrawn: {},
 }
 NEEDS_REASON = frozenset({CaseStatus.failed, CaseStatus.withdrawn})
-ENDED = frozenset({CaseStatus.closed, CaseStatus.failed, CaseStatus.withdrawn})
+# A case has ended when no move is left: it takes no new join links, rooms or changes.
+ENDED = frozenset(state for state, moves in MOVES.items() if not moves)
+
 
 STATUS_LABELS = {
     CaseStatus.intake: N_("Intake"),
@@ -115,8 +135,7 @@ def check_party(index: int, party: NewParty) -> None:
 async def _next_seq(session: AsyncSession, *, org_id: int, year: int) -> int:
     """Allocate the next number atomically: one upsert, so concurrent intakes (even the
     first of a year) queue on the counter row and never share or skip a number."""
-    assert session.bind is not None
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         insert(CaseCounter)
         .values(org_id=org_id, year=year, last=1)
@@ -196,17 +215,38 @@ def party_actor(party: Party) -> audit.Actor:
     return audit.Actor("party", party.id, party.name)
 
 
+def is_ended(case: Case) -> bool:
+    return CaseStatus(case.status) in ENDED
+
+
+def refuse_if_ended(case: Case, refusal: str) -> None:
+    """409 with ``refusal`` (a msgid naming ``{state}`` and ``{state_label}``) when the case
+    has ended: what every domain that adds to a case (a join link, a room) asks first."""
+    if is_ended(case):
+        state = CaseStatus(case.status)
+        raise InvalidTransition(refusal, state=state.value, state_label=STATUS_LABELS[state])
+
+
+def mediator_moves(case: Case) -> list[CaseStatus]:
+    """The states a mediator may choose to move the case to now (the case page's buttons)."""
+    moves = MOVES[CaseStatus(case.status)]
+    return [to for to in CaseStatus if moves.get(to) == Via.mediator]
+
+
 async def transition(
     session: AsyncSession,
     *,
     case: Case,
     to: CaseStatus,
+    via: Via,
     actor: audit.Actor,
     reason: str | None = None,
 ) -> Case:
-    """The one place a case changes status; every move is an audit event."""
+    """The one place a case changes status; every move is an audit event. A move the machine
+    has, made by someone who may not make it (a mediator choosing ``agreed``), is refused
+    like a move it does not have: 409 naming the state."""
     current = CaseStatus(case.status)
-    if to not in TRANSITIONS[current]:
+    if MOVES[current].get(to) != via:
         raise InvalidTransition(
             "A case in state '{state}' ({state_label}) cannot move to '{to}' ({to_label}).",
             state=current.value,
@@ -233,7 +273,7 @@ async def transition(
         actor=actor,
         action="case.status_changed",
         case_id=case.id,
-        data={"from": current, "to": to, "reason": reason},
+        data={"from": current, "to": to, "via": via, "reason": reason},
     )
     return case
 
@@ -308,12 +348,7 @@ async def create_invitation(
     valid_for: timedelta,
 ) -> tuple[Invitation, str]:
     """A fresh link for one party. The token is returned once and only its hash is kept."""
-    if CaseStatus(case.status) in ENDED:
-        raise InvalidTransition(
-            "A case in state '{state}' ({state_label}) takes no new join links.",
-            state=case.status,
-            state_label=STATUS_LABELS[CaseStatus(case.status)],
-        )
+    refuse_if_ended(case, N_("A case in state '{state}' ({state_label}) takes no new join links."))
     token = new_token()
     invitation = Invitation(
         case_id=case.id or 0,
@@ -401,9 +436,9 @@ async def redeem_invitation(session: AsyncSession, *, token: str, address: str) 
     if invitation is None:
         return "unknown"
     state = invitation_state(invitation)
-    party = await session.get(Party, invitation.party_id)
-    case = await session.get(Case, invitation.case_id)
-    assert party is not None and case is not None  # foreign keys guarantee both
+    # Foreign keys guarantee both; were one broken, fail loudly (NoResultFound).
+    party = await session.get_one(Party, invitation.party_id)
+    case = await session.get_one(Case, invitation.case_id)
     if state != "active":
         await audit.record(
             session,

@@ -36,7 +36,7 @@ from service.db import SessionDep
 from service.domain import Audience, CaseViewer, Domain
 from service.errors import MediationError
 from service.i18n import HTML_LANG, LANGUAGES, gettext, translations
-from service.models import Case, CaseStatus, DisputeType, Party, PartyKind, PartyRole, Role
+from service.models import Case, DisputeType, Party, PartyKind, PartyRole, Role
 from service.personal import mask_id_number
 from service.queries import CaseQuery
 from service.router import REFUSALS, client_address, set_session_cookie
@@ -286,11 +286,7 @@ async def case_page(request: Request, case: MediatorCase, session: SessionDep) -
         invitation_state=cases.invitation_state,
         events=[(e, json.loads(e.data)) for e in events],
         sections=await case_sections(request, session, case, CaseViewer(Audience.staff)),
-        transitions=[
-            s
-            for s in CaseStatus
-            if s in cases.TRANSITIONS[CaseStatus(case.status)] and s != CaseStatus.agreed
-        ],
+        transitions=cases.mediator_moves(case),
         **await _case_context(session, case),
     )
 

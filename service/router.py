@@ -311,7 +311,12 @@ async def change_status(
     body: StatusChangeIn, case: MediatorCase, mediator: CurrentMediator, session: SessionDep
 ) -> CaseOut:
     await cases.transition(
-        session, case=case, to=CaseStatus(body.status), actor=mediator.actor, reason=body.reason
+        session,
+        case=case,
+        to=CaseStatus(body.status),
+        via=cases.Via.mediator,
+        actor=mediator.actor,
+        reason=body.reason,
     )
     grouped = await cases.parties_of(session, [case.id or 0])
     return case_out(case, grouped[case.id or 0])

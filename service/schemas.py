@@ -248,9 +248,13 @@ class CasePage(BaseModel):
 
 
 class StatusChangeIn(Strict):
-    status: Literal[
-        CaseStatus.mediating, CaseStatus.failed, CaseStatus.withdrawn, CaseStatus.closed
-    ] = Field(description="'agreed' is reached only when the agreement takes effect")
+    # Which moves a mediator may make is the state machine's to say (cases.transition): a
+    # move it refuses, such as 'agreed' (reached only when an agreement takes effect), is
+    # 409 naming the case's state.
+    status: CaseStatus = Field(
+        description="one move of the case state machine; 'agreed' is reached only when an"
+        " agreement takes effect, so asking for it is 409 like any move the machine refuses"
+    )
     reason: Annotated[str, Text(max_length=1000)] | None = None
 
 

@@ -17,7 +17,19 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from service.models import AuditEvent, Case, CaseCounter, Organisation, Party, Role, User
+from service import audit, cases
+from service.errors import InvalidTransition
+from service.models import (
+    AuditEvent,
+    Case,
+    CaseCounter,
+    CaseStatus,
+    DisputeType,
+    Organisation,
+    Party,
+    Role,
+    User,
+)
 from service.personal import id_check_char
 from tests.conftest import Factory, Made, unique, valid_id
 
@@ -613,8 +625,6 @@ async def test_failed_or_withdrawn_needs_a_reason(
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"status": "agreed"}, "status"),
-        ({"status": "intake"}, "status"),
         ({"status": "done"}, "status"),
         ({"status": 3}, "status"),
         ({}, "status"),
@@ -625,7 +635,7 @@ async def test_failed_or_withdrawn_needs_a_reason(
 async def test_malformed_status_change_is_422(
     client: httpx.AsyncClient, factory: Factory, desk: Desk, body: dict[str, Any], field: str
 ) -> None:
-    """'agreed' (reached only by an agreement), unknown statuses and over-long reasons are 422."""
+    """Unknown statuses, unknown fields and over-long reasons are 422 naming the field."""
     headers = desk.headers
     r = await client.post(f"/api/cases/{desk.case.id}/status", json=body, headers=headers)
     assert r.status_code == 422, r.text
@@ -633,6 +643,114 @@ async def test_malformed_status_change_is_422(
     async with factory.uow() as s:
         case = await s.get(Case, desk.case.id)
         assert case is not None and case.status == "intake"
+
+
+@pytest.mark.parametrize("start", ["intake", "mediating"])
+@pytest.mark.parametrize("to", ["agreed", "intake"])
+async def test_moves_a_mediator_may_not_choose_are_409_naming_the_state(
+    client: httpx.AsyncClient, factory: Factory, desk: Desk, start: str, to: str
+) -> None:
+    """'agreed' is reached only when an agreement takes effect, and nothing returns to
+    'intake': the state machine refuses both, 409 naming the state, and nothing is written."""
+    headers = desk.headers
+    if start == "mediating":
+        assert (await change(client, headers, desk.case.id, status="mediating")).status_code == 200
+    before = await row_counts(factory)
+    r = await change(client, headers, desk.case.id, status=to)
+    assert r.status_code == 409, r.text
+    assert start in r.json()["detail"]
+    assert await row_counts(factory) == before
+    after = await client.get(f"/api/cases/{desk.case.id}", headers=headers)
+    assert after.json()["status"] == start
+
+
+async def test_agreed_is_the_agreements_move_then_the_mediator_closes(
+    client: httpx.AsyncClient, factory: Factory, desk: Desk
+) -> None:
+    """The agreements domain's path (Via.agreement) moves a mediating case to agreed, and
+    only that move; the mediator then closes it, which ends it."""
+    headers = desk.headers
+    agreements = audit.Actor("system", None, "agreements")
+    async with factory.uow() as s:
+        case = await s.get_one(Case, desk.case.id)
+        with pytest.raises(InvalidTransition):  # not before mediation started
+            await cases.transition(
+                s, case=case, to=CaseStatus.agreed, via=cases.Via.agreement, actor=agreements
+            )
+    assert (await change(client, headers, desk.case.id, status="mediating")).status_code == 200
+    async with factory.uow() as s:
+        case = await s.get_one(Case, desk.case.id)
+        with pytest.raises(InvalidTransition):  # the mediator's moves are not its to make
+            await cases.transition(
+                s,
+                case=case,
+                to=CaseStatus.failed,
+                via=cases.Via.agreement,
+                actor=agreements,
+                reason="x",
+            )
+        await cases.transition(
+            s, case=case, to=CaseStatus.agreed, via=cases.Via.agreement, actor=agreements
+        )
+        assert not cases.is_ended(case)
+        assert cases.mediator_moves(case) == [CaseStatus.closed]
+    r = await change(client, headers, desk.case.id, status="closed")
+    assert r.status_code == 200, r.text
+    assert r.json()["ended_at"] is not None
+    events = (await client.get(f"/api/cases/{desk.case.id}/audit", headers=headers)).json()
+    moves = [e["data"] for e in events if e["action"] == "case.status_changed"]
+    assert [(m["to"], m["via"]) for m in moves] == [
+        ("mediating", "mediator"),
+        ("agreed", "agreement"),
+        ("closed", "mediator"),
+    ]
+    r = await client.post(
+        f"/api/cases/{desk.case.id}/invitations",
+        json={"party_id": desk.applicant.id},
+        headers=headers,
+    )
+    assert r.status_code == 409, r.text  # an ended case takes no new join links
+    assert "closed" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("state", "moves"),
+    [
+        (CaseStatus.intake, [CaseStatus.mediating, CaseStatus.failed, CaseStatus.withdrawn]),
+        (CaseStatus.mediating, [CaseStatus.failed, CaseStatus.withdrawn]),
+        (CaseStatus.agreed, [CaseStatus.closed]),
+        (CaseStatus.closed, []),
+        (CaseStatus.failed, []),
+        (CaseStatus.withdrawn, []),
+    ],
+)
+def test_the_moves_a_mediator_may_choose(state: CaseStatus, moves: list[CaseStatus]) -> None:
+    """What the case page offers: the state machine's moves that are the mediator's, and
+    none once the case has ended."""
+    case = Case(
+        org_id=1,
+        year=2026,
+        seq=1,
+        number="（2026）测试调字第1号",
+        dispute_type=DisputeType.other,
+        title="t",
+        mediator_id=1,
+        status=state,
+    )
+    assert cases.mediator_moves(case) == moves
+    assert cases.is_ended(case) == (state in {"closed", "failed", "withdrawn"})
+    assert cases.is_ended(case) == (not cases.MOVES[state])
+
+
+async def test_case_page_offers_the_mediators_moves(
+    client: httpx.AsyncClient, factory: Factory, desk: Desk
+) -> None:
+    """The case page's buttons are cases.mediator_moves: never 'agreed'."""
+    headers = desk.headers
+    assert (await change(client, headers, desk.case.id, status="mediating")).status_code == 200
+    r = await client.get(f"/cases/{desk.case.id}", headers=headers)
+    assert r.status_code == 200, r.text
+    assert set(re.findall(r'data-status="(\w+)"', r.text)) == {"failed", "withdrawn"}
 
 
 async def test_each_transition_is_an_audit_event(
