@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from rooms import service as rooms_service
 from rooms import signaling
+from rooms.journal import release
 from rooms.models import Room, RoomStatus
 from rooms.schemas import (
     ConsentOut,
@@ -128,16 +129,6 @@ HostedRoom = Annotated[RoomAccess, Depends(_host_access)]
 # -- REST -----------------------------------------------------------------------------------
 
 
-async def hand_over(session: AsyncSession) -> None:
-    """End this request's unit of work before the live room takes over.
-
-    The live room records what it does (recordings, events) in units of work of its own.
-    SQLite has one writer at a time, so a request that kept its transaction open while
-    awaiting the room would wait on itself.
-    """
-    await session.commit()
-
-
 @router.post("/api/cases/{case_id}/rooms", response_model=RoomOut, status_code=201)
 async def create_room(
     body: RoomIn,
@@ -179,13 +170,15 @@ async def get_room(access: ViewableRoom, request: Request) -> RoomOut:
 async def recording(
     body: RecordingIn, access: HostedRoom, session: SessionDep, request: Request
 ) -> RecordingState:
-    await hand_over(session)
     live = registry_of(request.app).get(access.room.id or 0)
     if live is None or live.closed:
         if body.action == "stop":
             return RecordingState(on=False)
         raise Conflict("Nobody is in this room; open it first.")
-    await live.set_recording(body.action == "start", access.identity.actor)
+    # The room's writes (the recordings' rows, the event) are this request's, committed
+    # with it; its reads end first, as the room awaits media work (see release).
+    await release(session)
+    await live.set_recording(body.action == "start", access.identity.actor, target=session)
     return RecordingState(on=live.recording)
 
 
@@ -238,16 +231,20 @@ async def segment_file(
 
 @router.post("/api/rooms/{room_id}/close", response_model=RoomOut)
 async def close_room(access: HostedRoom, session: SessionDep, request: Request) -> RoomOut:
-    room = access.room
+    """Everyone is told and every peer and recorder ends; the room's last writes (the
+    recordings' ends) and its closing are this request's one transaction."""
+    room_id = access.room.id or 0
+    await release(session)
+    await registry_of(request.app).close(room_id, "closed", target=session)
+    # Read again inside the writing transaction: another close may have come first.
+    room = await rooms_service.get_room(session, room_id, for_update=True)
     if room.status != RoomStatus.closed:
         await rooms_service.set_status(
             session, room=room, to=RoomStatus.closed, actor=access.identity.actor
         )
         await rooms_service.log_event(
-            session, room_id=room.id or 0, kind="close", actor=access.identity.participant_id
+            session, room_id=room_id, kind="close", actor=access.identity.participant_id
         )
-    await hand_over(session)
-    await registry_of(request.app).close(room.id or 0, "closed")
     return room_out(room, settings_of(request).public_url)
 
 
@@ -409,6 +406,15 @@ async def signal(websocket: WebSocket, room_id: int) -> None:
                 await transport.send_text(signaling.out("error", detail=exc.detail))
             except MediationError as exc:
                 await transport.send_text(signaling.out("error", detail=_detail(websocket, exc)))
+            except Exception:
+                # Nothing of the message was written (its journal rolled back); the sender
+                # may try again, the room goes on, and the log has the why.
+                log.exception(
+                    "a signalling message failed",
+                    extra={"room": room_id, "participant": identity.participant_id},
+                )
+                detail = gettext(transport.language, "Something went wrong. Please try again.")
+                await transport.send_text(signaling.out("error", detail=detail))
     except WebSocketDisconnect as exc:
         left = exc.code == 1000
     finally:

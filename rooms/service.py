@@ -63,8 +63,12 @@ async def create_room(
     return room
 
 
-async def get_room(session: AsyncSession, room_id: int) -> Room:
-    room = await session.get(Room, room_id)
+async def get_room(session: AsyncSession, room_id: int, *, for_update: bool = False) -> Room:
+    """``for_update``: lock the row until the transaction ends (PostgreSQL; SQLite's writer
+    holds the whole database), so two transactions cannot both move it from one state."""
+    room = await session.get(
+        Room, room_id, with_for_update=for_update, populate_existing=for_update
+    )
     if room is None:
         raise NotFound("No such room.")
     return room

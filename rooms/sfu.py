@@ -1,8 +1,10 @@
 """The live rooms of this process: participants, their peers, and the forwarding policy.
 
-One ``LiveRoom`` per open room, kept in the app's ``RoomRegistry``. Every signalling message
-is handled under the room's lock, so the room changes one message at a time; durable effects
-(the room's event log, the consent ledger) are written in one transaction per message.
+One ``LiveRoom`` per open room, kept in the app's ``RoomRegistry``. Everything the room does
+(a signalling message, a timer, a failed connection, a REST call) is one operation, under
+the room's lock, so the room changes one operation at a time; its durable effects (the room's
+event log, the consent ledger, recordings) go to the operation's journal and are written in
+one transaction when it ends (rooms/journal.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import functools
 import logging
 import secrets
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,12 +25,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from rooms import policy, signaling
 from rooms import service as rooms_service
+from rooms.journal import Journal
 from rooms.models import ConsentKind, Room, RoomStatus
 from rooms.passthrough import PacketFanout
 from rooms.peers import KINDS, Peer
 from rooms.recording import ParticipantRecorder, Segment
 from service import audit
-from service.db import unit_of_work
 from service.errors import Conflict
 from service.i18n import gettext
 from service.storage import ContentStore
@@ -130,6 +132,31 @@ class RoomServices:
     segment_seconds: float
 
 
+@dataclass
+class ActiveRecording:
+    """One participant's recorder and its Recording row. The row is written by the journal
+    of the operation that started recording, so its id is known only once that commits."""
+
+    participant_id: str
+    recorder: ParticipantRecorder
+    row_id: asyncio.Future[int]
+    flushed_id: int | None = None  # the id within the journal's transaction, before commit
+
+    async def recording_id(self) -> int | None:
+        """The committed row's id; None if it was never written."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.row_id), ROW_WAIT)
+        except (RecordingNotWritten, TimeoutError):
+            return None
+
+
+class RecordingNotWritten(RuntimeError):
+    """The journal that was to write a recording's row was rolled back."""
+
+
+ROW_WAIT = 30.0  # seconds a segment waits for its recording's row (a request's commit)
+
+
 class LiveRoom:
     def __init__(self, room: Room, services: RoomServices) -> None:
         self.room_id = room.id or 0
@@ -142,16 +169,34 @@ class LiveRoom:
         # meeting. Not keyed by person: a second tab may stand by beside a live call.
         self.standbys: list[Participant] = []
         self.caucus: frozenset[str] = frozenset()
-        self.recorders: dict[str, tuple[int, ParticipantRecorder]] = {}
+        self.recorders: dict[str, ActiveRecording] = {}
         self.recording = False
         # Removed by the host: back only through the lobby, until the host admits them again
         # (for the life of this live room).
         self.barred: set[str] = set()
         self.closed = False
         self.lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
 
     # -- plumbing ----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def operation(self, target: AsyncSession | None = None) -> AsyncIterator[Journal]:
+        """One thing the room does (a message, a timer, a failed connection, a REST call):
+        under the room's lock, so the room changes one operation at a time, with one journal
+        for its writes. They are written when the operation ends, in its own unit of work or
+        (``target``) in a request's transaction; if it raises, none are."""
+        async with self.lock:
+            journal = Journal()
+            try:
+                yield journal
+            except BaseException:
+                journal.abort()
+                raise
+            if target is None:
+                await journal.commit(self.services.sessionmaker)
+            else:
+                await journal.apply_to(target)
 
     def _spawn(self, coro: Awaitable[Any], *, participant: str | None = None) -> None:
         """Run ``coro`` beside the room's messages; a failure is logged with the room's and
@@ -199,16 +244,22 @@ class LiveRoom:
                 ]
                 await self._send(p, "participants", participants=visible)
 
-    async def _event(
+    async def _locked_roster(self) -> None:
+        async with self.lock:
+            if not self.closed:
+                await self._roster()
+
+    def _event(
         self,
+        journal: Journal,
         kind: str,
         *,
         participant: str | None = None,
         actor: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:
-        async with unit_of_work(self.services.sessionmaker) as session:
-            await rooms_service.log_event(
+        journal.write(
+            lambda session: rooms_service.log_event(
                 session,
                 room_id=self.room_id,
                 kind=kind,
@@ -216,6 +267,32 @@ class LiveRoom:
                 actor=actor,
                 data=data,
             )
+        )
+
+    def _consent(
+        self,
+        journal: Journal,
+        kind: ConsentKind,
+        *,
+        given: bool,
+        party_id: int | None,
+        by: Identity,
+    ) -> None:
+        """An entry of the consent ledger (and the case's audit chain)."""
+
+        async def write(session: AsyncSession) -> None:
+            room = await rooms_service.get_room(session, self.room_id)
+            await rooms_service.record_consent(
+                session,
+                room=room,
+                kind=kind,
+                given=given,
+                party_id=party_id,
+                by_user_id=by.user_id,
+                actor=by.actor,
+            )
+
+        journal.write(write)
 
     # -- joining and leaving ------------------------------------------------------------------
 
@@ -235,7 +312,7 @@ class LiveRoom:
         """A connection that is not in the meeting yet (the person is checking their camera):
         welcome it and connect its media at once, with every gate shut, so that joining
         later costs no ICE, DTLS or offer round trips."""
-        async with self.lock:
+        async with self.operation():
             if self.closed:
                 await transport.send_text(signaling.out("closed", reason="closed"))
                 raise Conflict("This meeting has ended.")
@@ -255,16 +332,16 @@ class LiveRoom:
 
         Unclaimed, it goes when its answer is overdue (ANSWER_TIMEOUT); a person has at most
         one waiting, so reloading the page makes no pile of peers."""
-        async with self.lock:
+        async with self.operation() as journal:
             if self.closed or not self._goes_straight_in(identity):
                 return None
             for old in [s for s in self.standbys if s.token and s.id == identity.participant_id]:
-                await self._forget_standby(old)
+                await self._forget_standby(journal, old)
             standby = Participant(identity=identity, token=secrets.token_urlsafe(16))
             self.standbys.append(standby)
             offer = await self._start_media(standby)
             if offer is None:  # a fresh peer offers at once; without one there is nothing
-                await self._forget_standby(standby)
+                await self._forget_standby(journal, standby)
                 raise NegotiationError(f"no offer from a fresh peer in room {self.room_id}")
             return {"token": standby.token, **offer}
 
@@ -274,7 +351,7 @@ class LiveRoom:
         """The standby socket of a page that carried a prepared offer takes that connection
         over. None if there is none to take (it expired, was replaced by a newer page, or is
         not this person's): the socket then stands by afresh."""
-        async with self.lock:
+        async with self.operation():
             if self.closed:
                 return None
             standby = next(
@@ -295,14 +372,14 @@ class LiveRoom:
             return standby
 
     async def drop_standby(self, standby: Participant) -> None:
-        async with self.lock:
+        async with self.operation() as journal:
             if standby in self.standbys:
-                await self._forget_standby(standby)
+                await self._forget_standby(journal, standby)
 
-    async def _forget_standby(self, standby: Participant) -> None:
+    async def _forget_standby(self, journal: Journal, standby: Participant) -> None:
         self.standbys.remove(standby)
         standby.transport = None
-        await self._drop_peer(standby)
+        await self._drop_peer(journal, standby)
 
     async def _welcome(self, p: Participant, *, joined: bool, prepared: bool = False) -> None:
         await self._send(
@@ -328,7 +405,7 @@ class LiveRoom:
     ) -> Participant:
         """Into the meeting: as the socket opens, or (``standby``) on its ``join`` message,
         keeping the media connection made while standing by."""
-        async with self.lock:
+        async with self.operation() as journal:
             if self.closed:
                 await transport.send_text(signaling.out("closed", reason="closed"))
                 raise Conflict("This meeting has ended.")
@@ -352,9 +429,9 @@ class LiveRoom:
                     p.grace = None
                 old, p.transport = p.transport, None
                 if old is not None:
-                    with contextlib.suppress(Exception):
+                    with contextlib.suppress(Exception):  # it may be gone already
                         await old.close(4000)
-                await self._drop_peer(p)
+                await self._drop_peer(journal, p)
             p.transport = transport
             if standby is None:
                 await self._welcome(p, joined=True)
@@ -373,8 +450,8 @@ class LiveRoom:
                     await warm.close()
                 await self._send(p, "lobby")
             if identity.is_host:
-                await self._open_room(identity)
-            await self._event("rejoin" if rejoin else "join", participant=p.id)
+                self._open_room(journal, identity)
+            self._event(journal, "rejoin" if rejoin else "join", participant=p.id)
             if self.recording:
                 await self._send(p, "recording", on=True)
             if self.caucus:
@@ -382,23 +459,25 @@ class LiveRoom:
             await self._roster()
             return p
 
-    async def _open_room(self, identity: Identity) -> None:
-        async with unit_of_work(self.services.sessionmaker) as session:
+    def _open_room(self, journal: Journal, identity: Identity) -> None:
+        async def write(session: AsyncSession) -> None:
             room = await rooms_service.get_room(session, self.room_id)
             if room.status == RoomStatus.scheduled:
                 await rooms_service.set_status(
                     session, room=room, to=RoomStatus.open, actor=identity.actor
                 )
 
+        journal.write(write)
+
     async def disconnected(self, p: Participant, transport: Transport) -> None:
         """The socket went away. Keep the place for a while: the person may be back in a
         moment on another network."""
-        async with self.lock:
+        async with self.operation() as journal:
             if p.transport is not transport or self.participants.get(p.id) is not p:
                 return  # already replaced by a newer connection
             p.transport = None
-            await self._drop_peer(p)
-            await self._event("disconnect", participant=p.id)
+            await self._drop_peer(journal, p)
+            self._event(journal, "disconnect", participant=p.id)
             loop = asyncio.get_running_loop()
             p.grace = loop.call_later(
                 RECONNECT_GRACE, lambda: self._spawn(self._expire(p), participant=p.id)
@@ -407,33 +486,33 @@ class LiveRoom:
 
     async def leave(self, p: Participant, transport: Transport) -> None:
         """The person closed the page or tapped Leave: gone now, not after the grace time."""
-        async with self.lock:
+        async with self.operation() as journal:
             if p.transport is not transport or self.participants.get(p.id) is not p:
                 return
             p.transport = None
-            await self._remove(p, "left")
+            await self._remove(journal, p, "left")
             self._apply_policy()
             await self._roster()
 
     async def _expire(self, p: Participant) -> None:
-        async with self.lock:
+        async with self.operation() as journal:
             if p.transport is None and self.participants.get(p.id) is p:
-                await self._remove(p, "left")
+                await self._remove(journal, p, "left")
                 await self._roster()
 
-    async def _remove(self, p: Participant, why: str) -> None:
+    async def _remove(self, journal: Journal, p: Participant, why: str) -> None:
         self.participants.pop(p.id, None)
         if p.grace is not None:
             p.grace.cancel()
-        await self._drop_peer(p)
+        await self._drop_peer(journal, p, leaving=True)
         if p.transport is not None:
             transport, p.transport = p.transport, None
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # a socket already gone needs no goodbye
                 await transport.send_text(signaling.out("closed", reason=why))
                 await transport.close(4001 if why == "removed" else 1000)
         if p.id in self.caucus:
             self.caucus = self.caucus - {p.id}
-        await self._event("leave", participant=p.id, data={"why": why})
+        self._event(journal, "leave", participant=p.id, data={"why": why})
 
     # -- media ----------------------------------------------------------------------------
 
@@ -475,15 +554,16 @@ class LiveRoom:
         """Everyone whose peer receives forwarded media: participants and standbys."""
         return [p for p in [*self.participants.values(), *self.standbys] if p.peer is not None]
 
-    async def _drop_peer(self, p: Participant) -> None:
+    async def _drop_peer(self, journal: Journal, p: Participant, *, leaving: bool = False) -> None:
         peer, p.peer = p.peer, None
         if p.answer_timer is not None:
             p.answer_timer.cancel()
             p.answer_timer = None
         if peer is None:
             return
-        if self.participants.get(p.id) is p:  # a standby has no recorder (the same
-            await self._stop_recorder(p.id)  # person's live call may have one)
+        # A standby has no recorder (the same person's live call may have one).
+        if leaving or self.participants.get(p.id) is p:
+            await self._stop_recorder(journal, p.id)
         await peer.close()
         for other in self._with_peers():
             if other.peer is not None and other.peer.unsubscribe(p.id):
@@ -504,15 +584,15 @@ class LiveRoom:
             self._spawn(self._locked_record(publisher), participant=publisher.id)
 
     async def _locked_negotiate(self, p: Participant) -> None:
-        async with self.lock:
+        async with self.operation():
             # (a prepared standby has no socket yet, but notes the offer due after its answer)
             if p.peer is not None and (p.transport is not None or p.token is not None):
                 await self._negotiate(p)
 
     async def _locked_record(self, p: Participant) -> None:
-        async with self.lock:
-            if self.recording and p.peer is not None:
-                await self._record(p)
+        async with self.operation() as journal:
+            if self.recording and p.peer is not None and self.participants.get(p.id) is p:
+                self._record(journal, p)
 
     def _peer_connected(self, peer: Peer) -> None:
         p = self._owner(peer)
@@ -525,18 +605,18 @@ class LiveRoom:
     async def _drop_failed_peer(self, peer: Peer, reason: str) -> None:
         """``reason``: "ice" (the connection failed) or "forwarding" (the server cannot pass
         this participant's media on, logged loudly where it happened)."""
-        async with self.lock:
+        async with self.operation() as journal:
             p = self._owner(peer)
             if p is None:
                 return
             if p in self.standbys:
                 self.standbys.remove(p)
             else:
-                await self._event(f"{reason}_failed", participant=p.id)
-            await self._drop_peer(p)
+                self._event(journal, f"{reason}_failed", participant=p.id)
+            await self._drop_peer(journal, p)
         # The browser reconnects its socket and gets a fresh peer on the next welcome.
         if p.transport is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # the socket may be gone already
                 await p.transport.close(4002)
 
     async def _negotiate(self, p: Participant) -> dict[str, Any] | None:
@@ -562,15 +642,15 @@ class LiveRoom:
         )
 
     async def _answer_missing(self, p: Participant, peer: Peer) -> None:
-        async with self.lock:
+        async with self.operation() as journal:
             if p.peer is peer and peer.negotiating:
                 if p.token is not None:  # a prepared standby whose page never claimed it
-                    await self._forget_standby(p)
+                    await self._forget_standby(journal, p)
                     return
                 log.warning("no answer", extra={"room": self.room_id, "participant": p.id})
-                await self._drop_peer(p)
+                await self._drop_peer(journal, p)
                 if p.transport is not None:
-                    with contextlib.suppress(Exception):
+                    with contextlib.suppress(Exception):  # the socket may be gone already
                         await p.transport.close(4002)
 
     def _allowed(self, subscriber: Participant, publisher: Participant, kind: str) -> bool:
@@ -583,14 +663,19 @@ class LiveRoom:
             for publisher_id, kind in list(sub.peer.outgoing):
                 pub = self.participants.get(publisher_id)
                 sub.peer.gate(publisher_id, kind, pub is not None and self._allowed(sub, pub, kind))
-        for pid, (_, recorder) in self.recorders.items():
+        for pid, active in self.recorders.items():
             p = self.participants.get(pid)
-            recorder.gate(p is not None and policy.may_be_recorded(p.standing(), self.caucus))
+            allowed = p is not None and policy.may_be_recorded(p.standing(), self.caucus)
+            active.recorder.gate(allowed)
 
     # -- recording -----------------------------------------------------------------------------
 
-    async def set_recording(self, on: bool, actor: audit.Actor) -> None:
-        async with self.lock:
+    async def set_recording(
+        self, on: bool, actor: audit.Actor, *, target: AsyncSession | None = None
+    ) -> None:
+        """Start or stop recording everyone in the meeting. ``target``: the session of the
+        request that asked, which commits the recording rows and the event."""
+        async with self.operation(target) as journal:
             if on == self.recording:
                 return
             if on:
@@ -609,79 +694,100 @@ class LiveRoom:
             if on:
                 for p in self.participants.values():
                     if p.peer is not None and p.admitted:
-                        await self._record(p)
+                        self._record(journal, p)
             else:
                 for pid in list(self.recorders):
-                    await self._stop_recorder(pid)
-            await self._event("recording_on" if on else "recording_off", actor=actor.label)
+                    await self._stop_recorder(journal, pid)
+            self._event(journal, "recording_on" if on else "recording_off", actor=actor.label)
             await self._broadcast("recording", on=on)
 
-    async def _record(self, p: Participant) -> None:
+    def _record(self, journal: Journal, p: Participant) -> None:
         if p.id in self.recorders or p.peer is None or not p.peer.published:
             return
-        async with unit_of_work(self.services.sessionmaker) as session:
-            room = await rooms_service.get_room(session, self.room_id)
-            row = await rooms_service.start_recording(
-                session, room=room, participant=p.id, participant_name=p.identity.name
-            )
-        recording_id = row.id or 0
         recorder = ParticipantRecorder(
             room_id=self.room_id,
             participant_id=p.id,
             workdir=self.services.workdir,
             segment_seconds=self.services.segment_seconds,
-            on_segment=lambda segment: self._store_segment(p.id, recording_id, segment),
-            on_failed=lambda: self._spawn(
-                self._recording_failed(p.id, recording_id), participant=p.id
-            ),
+            on_segment=lambda segment: self._store_segment(active, segment),
+            on_failed=lambda: self._spawn(self._recording_failed(active), participant=p.id),
         )
+        active = ActiveRecording(p.id, recorder, asyncio.get_running_loop().create_future())
+
+        async def write(session: AsyncSession) -> None:
+            room = await rooms_service.get_room(session, self.room_id)
+            row = await rooms_service.start_recording(
+                session, room=room, participant=p.id, participant_name=p.identity.name
+            )
+            active.flushed_id = row.id
+
+        def written() -> None:
+            if active.flushed_id is not None and not active.row_id.done():
+                active.row_id.set_result(active.flushed_id)
+
+        def lost() -> None:
+            active.flushed_id = None
+            if not active.row_id.done():
+                active.row_id.set_exception(RecordingNotWritten(p.id))
+                active.row_id.exception()  # (retrieved: waiting segments see it)
+            # A recorder without a row records nothing that can be kept: end it, loudly.
+            self._spawn(self._recording_failed(active), participant=p.id)
+
+        journal.write(write)
+        journal.on_commit(written)
+        journal.on_abort(lost)
         allowed = policy.may_be_recorded(p.standing(), self.caucus)
         for kind in KINDS:
             fanout = p.peer.published.get(kind)
             if fanout is not None:
-                recorder.add(kind, fanout, open=allowed)
-        self.recorders[p.id] = (recording_id, recorder)
+                active.recorder.add(kind, fanout, open=allowed)
+        self.recorders[p.id] = active
 
-    async def _recording_failed(self, participant_id: str, recording_id: int) -> None:
+    async def _recording_failed(self, active: ActiveRecording) -> None:
         """A recording that may stand in for the transcript must not end unnoticed: close
         its row, log it, and tell the host, who can turn recording off and on again."""
-        async with self.lock:
-            entry = self.recorders.get(participant_id)
-            if entry is None or entry[0] != recording_id:
+        async with self.operation() as journal:
+            if self.recorders.get(active.participant_id) is not active:
                 return  # already stopped
-            await self._stop_recorder(participant_id)
-            await self._event("recording_failed", participant=participant_id)
-            p = self.participants.get(participant_id)
+            await self._stop_recorder(journal, active.participant_id)
+            self._event(journal, "recording_failed", participant=active.participant_id)
+            p = self.participants.get(active.participant_id)
             name = p.identity.name if p is not None else ""
             for host in self.participants.values():
                 if host.identity.is_host:
                     await self._send(host, "notice", code="recording_failed", name=name)
 
-    async def _stop_recorder(self, participant_id: str) -> None:
-        entry = self.recorders.pop(participant_id, None)
-        if entry is None:
+    async def _stop_recorder(self, journal: Journal, participant_id: str) -> None:
+        active = self.recorders.pop(participant_id, None)
+        if active is None:
             return
-        recording_id, recorder = entry
-        await recorder.stop()
-        async with unit_of_work(self.services.sessionmaker) as session:
-            await rooms_service.stop_recording(session, recording_id=recording_id)
+        await active.recorder.stop()
+        # Known before the transaction begins: never wait on another one from inside it.
+        recording_id = await active.recording_id()
+        if recording_id is not None:  # (a row never written has nothing to close)
+            journal.write(
+                lambda session: rooms_service.stop_recording(session, recording_id=recording_id)
+            )
 
-    async def _store_segment(
-        self, participant_id: str, recording_id: int, segment: Segment
-    ) -> None:
-        """Hash and store a closed segment off the event loop, then record it. A segment
-        that cannot be stored or recorded is a gap in the evidence: see _segment_failed."""
+    async def _store_segment(self, active: ActiveRecording, segment: Segment) -> None:
+        """Hash and store a closed segment off the event loop, then record it, in a unit of
+        work of its own (it belongs to no message). A segment that cannot be stored or
+        recorded is a gap in the evidence: see _segment_failed."""
         try:
             size = segment.path.stat().st_size
             sha256 = await self.services.store.put_file_async(segment.path)
         except Exception as exc:
             # The temporary file is the only copy left: keep it for the operator.
-            await self._segment_failed(participant_id, recording_id, segment, "store", exc)
+            await self._segment_failed(active, segment, "store", exc)
             return
         segment.path.unlink(missing_ok=True)
         try:
-            async with unit_of_work(self.services.sessionmaker) as session:
-                await rooms_service.add_segment(
+            recording_id = await active.recording_id()
+            if recording_id is None:
+                raise RecordingNotWritten(f"no recording row for {active.participant_id}")
+            journal = Journal()
+            journal.write(
+                lambda session: rooms_service.add_segment(
                     session,
                     recording_id=recording_id,
                     seq=segment.seq,
@@ -690,15 +796,14 @@ class LiveRoom:
                     duration=round(segment.duration, 3),
                     media_type=segment.media_type,
                 )
-        except Exception as exc:  # stored under its hash, but not in the recording's list
-            await self._segment_failed(
-                participant_id, recording_id, segment, "record", exc, sha256=sha256
             )
+            await journal.commit(self.services.sessionmaker)
+        except Exception as exc:  # stored under its hash, but not in the recording's list
+            await self._segment_failed(active, segment, "record", exc, sha256=sha256)
 
     async def _segment_failed(
         self,
-        participant_id: str,
-        recording_id: int,
+        active: ActiveRecording,
         segment: Segment,
         reason: SegmentFailure,
         exc: BaseException,
@@ -707,6 +812,8 @@ class LiveRoom:
     ) -> None:
         """Log it with every id, mark the gap durably (the recording list shows it), and tell
         the host, who may want to say again what the missing minutes held."""
+        participant_id = active.participant_id
+        recording_id = active.flushed_id if active.row_id.done() else None
         ids = {
             "room": self.room_id,
             "participant": participant_id,
@@ -715,7 +822,7 @@ class LiveRoom:
         }
         where = f"stored under {sha256}" if sha256 else f"kept at {segment.path}"
         log.error(
-            "recording segment %d of recording %d (room %d, participant %s) was not %s: %s;"
+            "recording segment %d of recording %s (room %d, participant %s) was not %s: %s;"
             " it is %s",
             segment.seq,
             recording_id,
@@ -727,12 +834,15 @@ class LiveRoom:
             exc_info=exc,
             extra={**ids, "reason": reason},
         )
+        journal = Journal()
+        self._event(
+            journal,
+            "segment_failed",
+            participant=participant_id,
+            data={"recording_id": recording_id, "seq": segment.seq, "reason": reason},
+        )
         try:
-            await self._event(
-                "segment_failed",
-                participant=participant_id,
-                data={"recording_id": recording_id, "seq": segment.seq, "reason": reason},
-            )
+            await journal.commit(self.services.sessionmaker)
         except Exception:
             log.exception("the gap could not be recorded either", extra=ids)
         p = self.participants.get(participant_id)
@@ -758,7 +868,8 @@ class LiveRoom:
     # -- messages -------------------------------------------------------------------------------
 
     async def handle(self, p: Participant, message: signaling.Incoming) -> None:
-        """One message from one participant; raises signaling.BadMessage to refuse it."""
+        """One message from one participant, as one operation: its writes are committed
+        together when it has been handled. Raises signaling.BadMessage to refuse it."""
         kind = message.type
         if kind in signaling.HOST_ONLY and not p.identity.is_host:
             raise signaling.BadMessage(f"Only the mediator may send '{kind}'.")
@@ -766,7 +877,7 @@ class LiveRoom:
             raise signaling.BadMessage(f"Only a party may send '{kind}'.")
         if kind == "ping":
             return
-        async with self.lock:
+        async with self.operation() as journal:
             if p in self.standbys:
                 if kind not in signaling.STANDBY or kind == "join":
                     raise signaling.BadMessage("Join the meeting first.")
@@ -776,9 +887,9 @@ class LiveRoom:
                 return
             if self.closed:
                 return
-            await getattr(self, f"_on_{kind}")(p, message)
+            await getattr(self, f"_on_{kind}")(journal, p, message)
 
-    async def _on_answer(self, p: Participant, m: signaling.Answer) -> None:
+    async def _on_answer(self, journal: Journal, p: Participant, m: signaling.Answer) -> None:
         peer = p.peer
         if peer is None or not peer.negotiating:
             raise signaling.BadMessage("No offer is waiting for an answer.")
@@ -794,7 +905,7 @@ class LiveRoom:
         if peer.renegotiate and peer.may_renegotiate:
             await self._negotiate(p)
 
-    async def _on_candidate(self, p: Participant, m: signaling.Candidate) -> None:
+    async def _on_candidate(self, journal: Journal, p: Participant, m: signaling.Candidate) -> None:
         if p.peer is None:
             return
         try:
@@ -802,7 +913,7 @@ class LiveRoom:
         except Exception:
             raise signaling.BadMessage("That ICE candidate could not be used.") from None
 
-    async def _on_mute(self, p: Participant, m: signaling.Mute) -> None:
+    async def _on_mute(self, journal: Journal, p: Participant, m: signaling.Mute) -> None:
         target = p
         if m.participant_id is not None and m.participant_id != p.id:
             if not p.identity.is_host:
@@ -819,17 +930,21 @@ class LiveRoom:
             if m.video is not None:
                 p.video_muted = m.video
         self._apply_policy()
-        await self._event(
-            "mute", participant=target.id, actor=p.id, data={"audio": m.audio, "video": m.video}
+        self._event(
+            journal,
+            "mute",
+            participant=target.id,
+            actor=p.id,
+            data={"audio": m.audio, "video": m.video},
         )
         await self._roster()
 
-    async def _on_receive(self, p: Participant, m: signaling.Receive) -> None:
+    async def _on_receive(self, journal: Journal, p: Participant, m: signaling.Receive) -> None:
         p.receive_video = m.video
         self._apply_policy()
-        await self._event("receive", participant=p.id, data={"video": m.video})
+        self._event(journal, "receive", participant=p.id, data={"video": m.video})
 
-    async def _on_chat(self, p: Participant, m: signaling.Chat) -> None:
+    async def _on_chat(self, journal: Journal, p: Participant, m: signaling.Chat) -> None:
         at = datetime.now(UTC).isoformat()
         fields = {"from": p.id, "name": p.identity.name, "text": m.text, "at": at}
         for other in self.participants.values():
@@ -838,50 +953,48 @@ class LiveRoom:
             if other.admitted and same_side:
                 await self._send(other, "chat", **fields)
 
-    async def _on_consent(self, p: Participant, m: signaling.Consent) -> None:
-        async with unit_of_work(self.services.sessionmaker) as session:
-            room = await rooms_service.get_room(session, self.room_id)
-            for kind, given, key in (
-                (ConsentKind.online_mediation, m.online, "online"),
-                (ConsentKind.recording, m.recording, "recording"),
-            ):
-                if p.consents[key] != given or not p.consents_recorded:
-                    await rooms_service.record_consent(
-                        session,
-                        room=room,
-                        kind=kind,
-                        given=given,
-                        party_id=p.identity.party_id,
-                        by_user_id=None,
-                        actor=p.identity.actor,
-                    )
-        p.consents = {"online": m.online, "recording": m.recording}
-        p.consents_recorded = True
-        await self._roster()
+    async def _on_consent(self, journal: Journal, p: Participant, m: signaling.Consent) -> None:
+        """Both answers go to the ledger together, or neither does; the host's list shows
+        them once they are recorded (recording may then start on them)."""
+        for kind, given, key in (
+            (ConsentKind.online_mediation, m.online, "online"),
+            (ConsentKind.recording, m.recording, "recording"),
+        ):
+            if p.consents[key] != given or not p.consents_recorded:
+                self._consent(
+                    journal, kind, given=given, party_id=p.identity.party_id, by=p.identity
+                )
 
-    async def _on_admit(self, p: Participant, m: signaling.Admit) -> None:
+        def recorded() -> None:
+            p.consents = {"online": m.online, "recording": m.recording}
+            p.consents_recorded = True
+            self._spawn(self._locked_roster(), participant=p.id)
+
+        journal.on_commit(recorded)
+
+    async def _on_admit(self, journal: Journal, p: Participant, m: signaling.Admit) -> None:
         target = self._participant(m.participant_id)
         self.barred.discard(target.id)  # the host's admission lifts a removal
         if target.admitted:
             return
         target.admitted = True
-        await self._event("admit", participant=target.id, actor=p.id)
+        self._event(journal, "admit", participant=target.id, actor=p.id)
         if target.connected:
             await self._start_media(target)
             if self.recording:
                 await self._send(target, "recording", on=True)
         await self._roster()
 
-    async def _on_remove(self, p: Participant, m: signaling.Remove) -> None:
+    async def _on_remove(self, journal: Journal, p: Participant, m: signaling.Remove) -> None:
         target = self._participant(m.participant_id)
         if target.identity.is_host:
             raise signaling.BadMessage("The mediator cannot be removed.")
         self.barred.add(target.id)
-        await self._remove(target, "removed")
+        await self._remove(journal, target, "removed")
         self._apply_policy()
         await self._roster()
 
-    async def _on_caucus(self, p: Participant, m: signaling.Caucus) -> None:
+    async def _on_caucus(self, journal: Journal, p: Participant, m: signaling.Caucus) -> None:
         chosen = set(m.with_)
         for pid in chosen:
             target = self._participant(pid)
@@ -889,41 +1002,41 @@ class LiveRoom:
                 raise signaling.BadMessage("Only people in the meeting can join a caucus.")
         self.caucus = frozenset(chosen | {p.id}) if chosen else frozenset()
         self._apply_policy()
-        await self._event("caucus", actor=p.id, data={"with": sorted(chosen)})
+        self._event(journal, "caucus", actor=p.id, data={"with": sorted(chosen)})
         await self._broadcast("caucus", **{"with": sorted(self.caucus)})
         await self._roster()
 
-    async def _on_identity(self, p: Participant, m: signaling.Identity) -> None:
+    async def _on_identity(self, journal: Journal, p: Participant, m: signaling.Identity) -> None:
         target = self._participant(m.participant_id)
         if target.identity.party_id is None:
             raise signaling.BadMessage("Identity checks are for the parties.")
-        async with unit_of_work(self.services.sessionmaker) as session:
-            room = await rooms_service.get_room(session, self.room_id)
-            await rooms_service.record_consent(
-                session,
-                room=room,
-                kind=ConsentKind.identity_verified,
-                given=m.verified,
-                party_id=target.identity.party_id,
-                by_user_id=p.identity.user_id,
-                actor=p.identity.actor,
-            )
-        target.identity_checked = m.verified
-        await self._roster()
+        self._consent(
+            journal,
+            ConsentKind.identity_verified,
+            given=m.verified,
+            party_id=target.identity.party_id,
+            by=p.identity,
+        )
 
-    async def _on_warning(self, p: Participant, m: signaling.Warning) -> None:
-        async with unit_of_work(self.services.sessionmaker) as session:
-            room = await rooms_service.get_room(session, self.room_id)
-            await rooms_service.record_consent(
-                session,
-                room=room,
-                kind=ConsentKind.sham_warning,
-                given=True,
-                party_id=None,
-                by_user_id=p.identity.user_id,
-                actor=p.identity.actor,
+        def recorded() -> None:
+            target.identity_checked = m.verified
+            self._spawn(self._locked_roster(), participant=target.id)
+
+        journal.on_commit(recorded)
+
+    async def _on_warning(self, journal: Journal, p: Participant, m: signaling.Warning) -> None:
+        self._consent(journal, ConsentKind.sham_warning, given=True, party_id=None, by=p.identity)
+        journal.on_commit(
+            lambda: self._spawn(
+                self._locked_broadcast("notice", code="sham_warning_read", text=""),
+                participant=p.id,
             )
-        await self._broadcast("notice", code="sham_warning_read", text="")
+        )
+
+    async def _locked_broadcast(self, kind: str, **fields: Any) -> None:
+        async with self.lock:
+            if not self.closed:
+                await self._broadcast(kind, **fields)
 
     def _participant(self, participant_id: str) -> Participant:
         target = self.participants.get(participant_id)
@@ -933,14 +1046,16 @@ class LiveRoom:
 
     # -- the end ------------------------------------------------------------------------------
 
-    async def close(self, reason: str = "closed") -> None:
-        """End the room for everyone: every peer, recorder, socket and task. Idempotent."""
-        async with self.lock:
+    async def close(self, reason: str = "closed", *, target: AsyncSession | None = None) -> None:
+        """End the room for everyone: every peer, recorder, socket and task. Idempotent.
+        ``target``: the session of the request that closes the room, which commits what the
+        room writes on the way out (the recordings' ends)."""
+        async with self.operation(target) as journal:
             if self.closed:
                 return
             self.closed = True
             for pid in list(self.recorders):
-                await self._stop_recorder(pid)
+                await self._stop_recorder(journal, pid)
             everyone = [*self.participants.values(), *self.standbys]
             self.participants.clear()
             self.standbys = []
@@ -954,7 +1069,7 @@ class LiveRoom:
                     await peer.close()
                 if p.transport is not None:
                     transport, p.transport = p.transport, None
-                    with contextlib.suppress(Exception):
+                    with contextlib.suppress(Exception):  # a socket already gone
                         await transport.send_text(signaling.out("closed", reason=reason))
                         await transport.close(1000)
         for task in list(self._tasks):
@@ -978,10 +1093,12 @@ class RoomRegistry:
     def get(self, room_id: int) -> LiveRoom | None:
         return self.rooms.get(room_id)
 
-    async def close(self, room_id: int, reason: str = "closed") -> None:
+    async def close(
+        self, room_id: int, reason: str = "closed", *, target: AsyncSession | None = None
+    ) -> None:
         live = self.rooms.pop(room_id, None)
         if live is not None:
-            await live.close(reason)
+            await live.close(reason, target=target)
 
     async def close_all(self) -> None:
         for room_id in list(self.rooms):

@@ -40,6 +40,7 @@ from service.models import Case, DisputeType, Party, PartyKind, PartyRole, Role
 from service.personal import mask_id_number
 from service.queries import CaseQuery
 from service.router import REFUSALS, client_address, set_session_cookie
+from service.schemas import PartyOut
 
 router = APIRouter(include_in_schema=False)
 
@@ -312,4 +313,7 @@ async def party_case_page(request: Request, me: CurrentParty, session: SessionDe
     viewer = CaseViewer(Audience.party, party=me.party)
     sections = await case_sections(request, session, me.case, viewer)
     context = await _case_context(session, me.case)
+    context["parties"] = [
+        PartyOut.seen_by(p, viewer_party_id=me.party.id) for p in context["parties"]
+    ]
     return render(request, "party_case.html", me=me.party, sections=sections, **context)

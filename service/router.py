@@ -77,14 +77,8 @@ def set_session_cookie(request: Request, response: Response, token: str, max_age
 
 
 def case_out(case: Case, parties: list[Party], *, viewer_party_id: int | None = None) -> CaseOut:
-    """A party sees the other side's name and role, never their phone, address or ID:
-    in family and neighbour disputes, where someone lives is not the other side's business."""
-    out = []
-    for party in parties:
-        row = party.model_dump()
-        if viewer_party_id is not None and party.id != viewer_party_id:
-            row.update(id_number=None, phone=None, address=None)
-        out.append(PartyOut.model_validate(row))
+    """The case as the caller sees it: a party sees the others through ``PartyOut.seen_by``."""
+    out = [PartyOut.seen_by(p, viewer_party_id=viewer_party_id) for p in parties]
     return CaseOut.model_validate({**case.model_dump(), "parties": out})
 
 

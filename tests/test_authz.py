@@ -40,9 +40,11 @@ from rooms.models import RoomKind
 from service import audit
 from service.auth import CSRF_HEADER, SESSION_COOKIE
 from service.clock import now
-from service.models import AuthSession, Role, User
+from service.models import AuthSession, Party, PartyKind, PartyRole, Role, User
+from service.personal import mask_id_number
+from service.schemas import PartyOut
 from service.security import new_token, token_hash
-from tests.conftest import PASSWORD, Factory, Made, Server, unique
+from tests.conftest import PASSWORD, Factory, Made, Server, unique, valid_id
 
 CALLERS = ("anon", "admin", "med", "med2", "judge", "clerk", "party", "party2")
 ENTITLED = {"med", "party"}  # may see the case under test; nobody else may read a word of it
@@ -496,3 +498,63 @@ async def test_party_cookie_session_is_csrf_protected(
     done = await client.post("/api/auth/logout", headers={CSRF_HEADER: me.json()["csrf_token"]})
     assert done.status_code == 204
     assert (await client.get("/api/me")).status_code == 401
+
+
+# -- what a party sees of the others ---------------------------------------------------------------
+
+
+def test_one_view_decides_what_of_a_party_the_caller_sees() -> None:
+    """PartyOut.seen_by: staff and the party themself see it all; another party of the case
+    sees name and role, never ID number, phone or address."""
+    party = Party(
+        id=7,
+        case_id=1,
+        role=PartyRole.respondent,
+        kind=PartyKind.person,
+        name="李四",
+        id_number=valid_id(),
+        phone="13800000007",
+        address="英雄中路2号",
+        agent_name="赵律师",
+    )
+    for viewer in (None, 7):
+        seen = PartyOut.seen_by(party, viewer_party_id=viewer)
+        assert seen.phone == party.phone and seen.address == party.address
+        assert seen.id_number == mask_id_number(party.id_number)
+    other = PartyOut.seen_by(party, viewer_party_id=8)
+    assert (other.id_number, other.phone, other.address) == (None, None, None)
+    assert (other.name, other.role, other.agent_name) == ("李四", PartyRole.respondent, "赵律师")
+
+
+async def test_the_api_and_the_party_page_show_the_other_side_alike(
+    client: httpx.AsyncClient, factory: Factory, world: Made
+) -> None:
+    """The respondent, through the API and on their page: the applicant's name and role, but
+    not their ID number or phone; their own ID number, masked."""
+    client.cookies.clear()
+    headers = await factory.party_headers(
+        client, await factory.invite(world.mediator, world.case, world.respondent)
+    )
+    assert world.applicant.id_number and world.applicant.phone and world.respondent.id_number
+    r = await client.get(f"/api/cases/{world.case.id}", headers=headers)
+    assert r.status_code == 200, r.text
+    parties = {p["id"]: p for p in r.json()["parties"]}
+    applicant, me = parties[world.applicant.id], parties[world.respondent.id]
+    assert applicant["name"] == world.applicant.name
+    assert (applicant["id_number"], applicant["phone"], applicant["address"]) == (None, None, None)
+    assert me["id_number"] == mask_id_number(world.respondent.id_number)
+
+    page = await client.get("/my-case", headers=headers)
+    assert page.status_code == 200, page.text
+    assert world.applicant.name in page.text and world.respondent.name in page.text
+    assert me["id_number"] in page.text
+    assert page.text.count("*" * 8) == 1, "an ID number other than the party's own is shown"
+    assert world.applicant.phone not in page.text
+    assert world.applicant.id_number[-4:] not in page.text.replace(me["id_number"], "")
+
+    staff = await factory.login(client, world.mediator)
+    client.cookies.clear()
+    r = await client.get(f"/api/cases/{world.case.id}", headers=staff)
+    seen = {p["id"]: p for p in r.json()["parties"]}[world.applicant.id]
+    assert seen["phone"] == world.applicant.phone
+    assert seen["id_number"] == mask_id_number(world.applicant.id_number)

@@ -85,7 +85,7 @@ async def test_closing_the_room_leaves_nothing_running(meeting: Meeting, app) ->
     await asyncio.sleep(2)
     live = app.state.rooms.get(meeting.room_id)
     peers = [p.peer for p in live.participants.values()]
-    recorders = [rec for _, rec in live.recorders.values()]
+    recorders = [active.recorder for active in live.recorders.values()]
     assert peers and all(peers) and recorders
 
     r = await meeting.api("POST", f"/api/rooms/{meeting.room_id}/close")
@@ -117,7 +117,7 @@ async def _start_recording(meeting: Meeting, app: Any) -> list[recording.Partici
     )
     assert r.status_code == 200, r.text
     live = app.state.rooms.get(meeting.room_id)
-    recorders = [rec for _, rec in live.recorders.values()]
+    recorders = [active.recorder for active in live.recorders.values()]
     assert len(recorders) == 2
     return recorders
 
@@ -287,7 +287,7 @@ async def test_a_segment_that_cannot_be_kept_is_logged_told_and_listed_as_a_gap(
     recorders = await _start_recording(meeting, app)
     await _muxing(monkeypatch, recorders, packets=20)
     live = app.state.rooms.get(meeting.room_id)
-    recording_ids = {pid: rid for pid, (rid, _) in live.recorders.items()}
+    recording_ids = {pid: await a.recording_id() for pid, a in live.recorders.items()}
     services = app.state.rooms.services
 
     async def broken(*args: Any, **kwargs: Any) -> Any:

@@ -135,7 +135,7 @@ def touching(task: asyncio.Task[Any], objects: set[int]) -> bool:
 
 def server_side(live: Any) -> set[int]:
     """Ids of the live room's objects, down to the aioice connections of its peers."""
-    objects: list[Any] = [live, *(rec for _, rec in live.recorders.values())]
+    objects: list[Any] = [live, *(active.recorder for active in live.recorders.values())]
     for participant in live.participants.values():
         peer = participant.peer
         if peer is None:
