@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, assert_never
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -887,9 +887,40 @@ class LiveRoom:
                 return
             if self.closed:
                 return
-            await getattr(self, f"_on_{kind}")(journal, p, message)
+            await self._dispatch(journal, p, message)
 
-    async def _on_answer(self, journal: Journal, p: Participant, m: signaling.Answer) -> None:
+    async def _dispatch(
+        self, journal: Journal, p: Participant, message: signaling.Incoming
+    ) -> None:
+        match message:
+            case signaling.Answer():
+                await self._on_answer(p, message)
+            case signaling.Candidate():
+                await self._on_candidate(p, message)
+            case signaling.Mute():
+                await self._on_mute(journal, p, message)
+            case signaling.Receive():
+                self._on_receive(journal, p, message)
+            case signaling.Chat():
+                await self._on_chat(p, message)
+            case signaling.Consent():
+                self._on_consent(journal, p, message)
+            case signaling.Admit():
+                await self._on_admit(journal, p, message)
+            case signaling.Remove():
+                await self._on_remove(journal, p, message)
+            case signaling.Caucus():
+                await self._on_caucus(journal, p, message)
+            case signaling.Identity():
+                self._on_identity(journal, p, message)
+            case signaling.Warning():
+                self._on_warning(journal, p, message)
+            case signaling.Ping() | signaling.Join():
+                pass  # (a ping keeps the socket alive; join is the socket's, on standing by)
+            case _:
+                assert_never(message)
+
+    async def _on_answer(self, p: Participant, m: signaling.Answer) -> None:
         peer = p.peer
         if peer is None or not peer.negotiating:
             raise signaling.BadMessage("No offer is waiting for an answer.")
@@ -905,7 +936,7 @@ class LiveRoom:
         if peer.renegotiate and peer.may_renegotiate:
             await self._negotiate(p)
 
-    async def _on_candidate(self, journal: Journal, p: Participant, m: signaling.Candidate) -> None:
+    async def _on_candidate(self, p: Participant, m: signaling.Candidate) -> None:
         if p.peer is None:
             return
         try:
@@ -939,12 +970,12 @@ class LiveRoom:
         )
         await self._roster()
 
-    async def _on_receive(self, journal: Journal, p: Participant, m: signaling.Receive) -> None:
+    def _on_receive(self, journal: Journal, p: Participant, m: signaling.Receive) -> None:
         p.receive_video = m.video
         self._apply_policy()
         self._event(journal, "receive", participant=p.id, data={"video": m.video})
 
-    async def _on_chat(self, journal: Journal, p: Participant, m: signaling.Chat) -> None:
+    async def _on_chat(self, p: Participant, m: signaling.Chat) -> None:
         at = datetime.now(UTC).isoformat()
         fields = {"from": p.id, "name": p.identity.name, "text": m.text, "at": at}
         for other in self.participants.values():
@@ -953,7 +984,7 @@ class LiveRoom:
             if other.admitted and same_side:
                 await self._send(other, "chat", **fields)
 
-    async def _on_consent(self, journal: Journal, p: Participant, m: signaling.Consent) -> None:
+    def _on_consent(self, journal: Journal, p: Participant, m: signaling.Consent) -> None:
         """Both answers go to the ledger together, or neither does; the host's list shows
         them once they are recorded (recording may then start on them)."""
         for kind, given, key in (
@@ -1006,7 +1037,7 @@ class LiveRoom:
         await self._broadcast("caucus", **{"with": sorted(self.caucus)})
         await self._roster()
 
-    async def _on_identity(self, journal: Journal, p: Participant, m: signaling.Identity) -> None:
+    def _on_identity(self, journal: Journal, p: Participant, m: signaling.Identity) -> None:
         target = self._participant(m.participant_id)
         if target.identity.party_id is None:
             raise signaling.BadMessage("Identity checks are for the parties.")
@@ -1024,7 +1055,7 @@ class LiveRoom:
 
         journal.on_commit(recorded)
 
-    async def _on_warning(self, journal: Journal, p: Participant, m: signaling.Warning) -> None:
+    def _on_warning(self, journal: Journal, p: Participant, m: signaling.Warning) -> None:
         self._consent(journal, ConsentKind.sham_warning, given=True, party_id=None, by=p.identity)
         journal.on_commit(
             lambda: self._spawn(
@@ -1074,6 +1105,12 @@ class LiveRoom:
                         await transport.close(1000)
         for task in list(self._tasks):
             task.cancel()
+
+
+def registry_of(app: Any) -> RoomRegistry:
+    """The app's live rooms (made by the rooms domain's start-up hook)."""
+    registry: RoomRegistry = app.state.rooms
+    return registry
 
 
 class RoomRegistry:

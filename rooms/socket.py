@@ -1,0 +1,213 @@
+"""The signalling socket's life: ``WS /api/rooms/{id}/signal`` (messages: rooms/signaling.py).
+
+In order: the origin check (a cookie-authenticated socket must come from our own pages), the
+caller's session and their right to the room (rooms/access.py, in a read-only unit of work,
+so that it waits for no writer), entering the live room (claiming the connection prepared
+with the page, standing by, or joining at once), then one message at a time until the socket
+closes, and leaving as the way it closed says (a goodbye, or a network change that keeps the
+place for a while). Each message is parsed at this edge and handled by the live room as one
+operation with one journal; a refusal goes back to its sender only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from rooms import signaling
+from rooms.access import room_access
+from rooms.models import RoomStatus
+from rooms.sfu import Identity, LiveRoom, Participant, registry_of
+from service.auth import SESSION_COOKIE, load_principal
+from service.db import unit_of_work
+from service.errors import Forbidden, MediationError, NotAuthenticated
+from service.i18n import gettext, pick_language
+
+log = logging.getLogger("mediation.rooms.socket")
+router = APIRouter(tags=["rooms"])
+
+REFUSAL_CODES = {401: 4401, 403: 4403, 404: 4404}  # anything else: 4400
+
+
+class WebSocketTransport:
+    """The room's Transport over a Starlette WebSocket."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.language = language_of(websocket)
+        self._lock = asyncio.Lock()  # one message at a time on the wire
+
+    async def send_text(self, text: str) -> None:
+        async with self._lock:
+            await self.websocket.send_text(text)
+
+    async def close(self, code: int = 1000) -> None:
+        async with self._lock:
+            await self.websocket.close(code)
+
+
+def language_of(websocket: WebSocket) -> str:
+    return pick_language(websocket.query_params.get("lang"), websocket.cookies.get("lang"))
+
+
+def same_origin(websocket: WebSocket) -> bool:
+    """A cookie-authenticated socket must come from our own pages (no cross-site hijack)."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser
+    return urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+def presented_token(websocket: WebSocket) -> tuple[str | None, bool]:
+    """The session token and whether it came from the cookie (which needs the origin check)."""
+    scheme, _, bearer = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and bearer.strip():
+        return bearer.strip(), False
+    return websocket.cookies.get(SESSION_COOKIE), True
+
+
+async def refuse(websocket: WebSocket, exc: MediationError) -> None:
+    """Refused before anything of the room is shown: one error, and the close code says why."""
+    await websocket.accept()
+    detail = gettext(language_of(websocket), exc.message, **exc.params)
+    await websocket.send_text(signaling.out("error", detail=detail))
+    await websocket.close(REFUSAL_CODES.get(exc.status_code, 4400))
+
+
+async def authenticate(websocket: WebSocket, room_id: int) -> tuple[LiveRoom, Identity]:
+    """The live room and who the caller is in it, or a MediationError saying why not."""
+    token, from_cookie = presented_token(websocket)
+    if token and from_cookie and not same_origin(websocket):
+        raise Forbidden("This page may not open the room.")
+    sessionmaker = websocket.app.state.sessionmaker
+    async with unit_of_work(sessionmaker, read_only=True) as session:
+        principal = await load_principal(session, token) if token else None
+        if principal is None:
+            raise NotAuthenticated("Sign in first (or open your join link again).")
+        access = await room_access(session, principal, room_id)
+    if access.room.status == RoomStatus.closed:
+        raise MediationError("This meeting has ended.")
+    return registry_of(websocket.app).get_or_create(access.room), access.identity
+
+
+@dataclass
+class Connection:
+    """One socket in one live room, from entering to leaving."""
+
+    websocket: WebSocket
+    live: LiveRoom
+    identity: Identity
+    transport: WebSocketTransport
+    participant: Participant
+    standing_by: bool  # not in the meeting yet: waiting for a join message
+    claimed: str | None  # the token of the prepared connection this socket took over
+
+    @property
+    def log_ids(self) -> dict[str, object]:
+        return {"room": self.live.room_id, "participant": self.identity.participant_id}
+
+    def meant_for_me(self, message: signaling.Incoming) -> bool:
+        """A message tagged with a prepared connection's token (the page's answer and
+        candidates, sent before the welcome said whether the socket claimed it) applies
+        only if it did."""
+        match message:
+            case signaling.Answer(standby=str(tag)) | signaling.Candidate(standby=str(tag)):
+                return self.claimed is not None and secrets.compare_digest(tag, self.claimed)
+            case _:
+                return True
+
+    async def dispatch(self, message: signaling.Incoming) -> None:
+        match message:
+            case signaling.Join() if self.standing_by:
+                self.participant = await self.live.join(
+                    self.identity, self.transport, standby=self.participant
+                )
+                self.standing_by = False
+            case _:
+                await self.live.handle(self.participant, message)
+
+    async def receive(self) -> bool:
+        """Messages until the socket closes; returns whether the person said goodbye (1000)
+        rather than dropped (a network change: their place is kept for a while)."""
+        while True:
+            try:
+                frame = await self.websocket.receive()
+            except WebSocketDisconnect as exc:
+                return exc.code == 1000
+            if frame["type"] == "websocket.disconnect":
+                return frame.get("code") == 1000
+            text = frame.get("text")
+            raw: str | bytes = text if text is not None else frame.get("bytes") or b""
+            try:
+                message = signaling.parse(raw)
+                if self.meant_for_me(message):  # (else: for a connection not claimed)
+                    await self.dispatch(message)
+            except signaling.BadMessage as exc:
+                await self.reply_error(exc.detail)
+            except MediationError as exc:
+                await self.reply_error(gettext(self.transport.language, exc.message, **exc.params))
+            except Exception:
+                # Nothing of the message was written (its journal rolled back); the sender
+                # may try again, the room goes on, and the log has the why.
+                log.exception("a signalling message failed", extra=self.log_ids)
+                await self.reply_error(
+                    gettext(self.transport.language, "Something went wrong. Please try again.")
+                )
+
+    async def reply_error(self, detail: str) -> None:
+        try:
+            await self.transport.send_text(signaling.out("error", detail=detail))
+        except Exception:  # the room closed this socket meanwhile: nobody is left to tell
+            log.info("error reply not sent: the socket is closed", extra=self.log_ids)
+
+    async def leave(self, goodbye: bool) -> None:
+        if self.standing_by:
+            await self.live.drop_standby(self.participant)
+        elif goodbye:
+            await self.live.leave(self.participant, self.transport)
+        else:
+            await self.live.disconnected(self.participant, self.transport)
+
+
+async def enter(websocket: WebSocket, live: LiveRoom, identity: Identity) -> Connection | None:
+    """Into the live room as the socket's URL asks: ``?prejoin=1`` stands by (claiming the
+    page's prepared connection with ``&standby=<token>`` if it is still there), otherwise
+    joins at once. None if the room refused (it has ended meanwhile)."""
+    transport = WebSocketTransport(websocket)
+    await websocket.accept()
+    standing_by = websocket.query_params.get("prejoin") == "1"
+    token = websocket.query_params.get("standby") if standing_by else None
+    claimed: str | None = None
+    try:
+        if standing_by:
+            participant = await live.claim(identity, token, transport) if token else None
+            claimed = token if participant is not None else None
+            participant = participant or await live.stand_by(identity, transport)
+        else:
+            participant = await live.join(identity, transport)
+    except MediationError:
+        await websocket.close(1000)  # (the room has told the socket why)
+        return None
+    return Connection(websocket, live, identity, transport, participant, standing_by, claimed)
+
+
+@router.websocket("/api/rooms/{room_id}/signal")
+async def signal(websocket: WebSocket, room_id: int) -> None:
+    try:
+        live, identity = await authenticate(websocket, room_id)
+    except MediationError as exc:
+        await refuse(websocket, exc)
+        return
+    connection = await enter(websocket, live, identity)
+    if connection is None:
+        return
+    goodbye = False
+    try:
+        goodbye = await connection.receive()
+    finally:
+        await connection.leave(goodbye)
