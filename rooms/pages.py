@@ -53,7 +53,7 @@ async def case_section(
         ledger=ledger,
         names=names,
         consent_labels=CONSENT_LABELS,
-        can_open=case.status not in {s.value for s in cases.ENDED},
+        can_open=not cases.is_ended(case),
     )
 
 

@@ -283,6 +283,7 @@ async def case_page(request: Request, case: MediatorCase, session: SessionDep) -
     return render(
         request,
         "case.html",
+        ended=cases.is_ended(case),
         invitations=invitations,
         invitation_state=cases.invitation_state,
         events=[(e, json.loads(e.data)) for e in events],
