@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from rooms.domain import domain as rooms_domain
-from service import cases, logs, openapi, pages, security
+from service import apidocs, cases, logs, openapi, pages, security
 from service.db import make_engine, make_sessionmaker
 from service.domain import Domain, check_domains
 from service.errors import Invalid, MediationError, NoPartySession, NotAuthenticated, NotFound
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
         title="Online mediation and judicial confirmation",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # its CDN page breaks the CSP: service/apidocs.py serves ours
         redoc_url=None,
     )
     app.state.settings = settings
@@ -157,6 +157,7 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
     for domain in domains:
         if domain.router is not None:
             app.include_router(domain.router)
+    apidocs.install(app)  # /api/docs and /static/swagger/, before /static
     app.mount("/static", PreloadedStaticFiles(directory=STATIC_DIR), name="static")
     openapi.install(app)  # the whole contract in /openapi.json; framework errors translated
 
