@@ -1,4 +1,5 @@
-"""The strings the room page's script (static/js/room.js) shows, by their English msgids.
+"""The strings the room page's scripts (static/js/room.js and static/js/room/*.js) show, by their
+English msgids.
 
 The room page's route passes these to ``render(..., script_strings=ROOM_SCRIPT_STRINGS)`` so
 they arrive translated in the page; each needs a zh_Hans entry in the catalogue.
