@@ -9,7 +9,7 @@ from fastapi import Depends
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from rooms.models import Room
-from rooms.sfu import Identity
+from rooms.participant import Identity
 from service.auth import CurrentPrincipal, PartyPrincipal, PathId, Principal
 from service.db import SessionDep
 from service.errors import Forbidden, NotFound

@@ -268,20 +268,14 @@ class ParticipantRecorder:
     def _segment_handled(self, segment: Segment, task: asyncio.Task[None]) -> None:
         """``on_segment`` reports its own failures; anything that escapes it is still logged,
         never dropped with the task."""
-        if task.cancelled():
+        exc = None if task.cancelled() else task.exception()
+        if task.cancelled() or exc is not None:
             log.error(
-                "recording segment %d of %s in room %d: storing it was cancelled",
+                "recording segment %d of %s in room %d was not stored%s",
                 segment.seq,
                 self.participant_id,
                 self.room_id,
-                extra={**self.log_ids, "seq": segment.seq},
-            )
-        elif (exc := task.exception()) is not None:
-            log.error(
-                "recording segment %d of %s in room %d was not stored",
-                segment.seq,
-                self.participant_id,
-                self.room_id,
+                " (cancelled)" if exc is None else "",
                 exc_info=exc,
                 extra={**self.log_ids, "seq": segment.seq},
             )

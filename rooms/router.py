@@ -8,6 +8,7 @@ import logging
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
+from rooms import recorders, standby
 from rooms import service as rooms_service
 from rooms.access import HostedRoom, ViewableRoom, room_access
 from rooms.journal import release
@@ -98,7 +99,8 @@ async def recording(
     # The room's writes (the recordings' rows, the event) are this request's, committed
     # with it; its reads end first, as the room awaits media work (see release).
     await release(session)
-    await live.set_recording(body.action == "start", access.identity.actor, target=session)
+    on = body.action == "start"
+    await recorders.set_recording(live, on, access.identity.actor, target=session)
     return RecordingState(on=live.recording)
 
 
@@ -199,7 +201,7 @@ async def room_page(
     # while the page loads (see LiveRoom.prepare).
     prepared = None
     if room.status != RoomStatus.closed:
-        prepared = await registry_of(request.app).get_or_create(room).prepare(identity)
+        prepared = await standby.prepare(registry_of(request.app).get_or_create(room), identity)
     return pages.render(
         request,
         "rooms/room.html",

@@ -19,10 +19,12 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from rooms import signaling
+from rooms import signaling, standby
 from rooms.access import room_access
+from rooms.live import LiveRoom
 from rooms.models import RoomStatus
-from rooms.sfu import Identity, LiveRoom, Participant, registry_of
+from rooms.participant import Identity, Participant
+from rooms.sfu import registry_of
 from service.auth import SESSION_COOKIE, load_principal
 from service.db import unit_of_work
 from service.errors import Forbidden, MediationError, NotAuthenticated
@@ -167,7 +169,7 @@ class Connection:
 
     async def leave(self, goodbye: bool) -> None:
         if self.standing_by:
-            await self.live.drop_standby(self.participant)
+            await standby.drop(self.live, self.participant)
         elif goodbye:
             await self.live.leave(self.participant, self.transport)
         else:
@@ -185,9 +187,9 @@ async def enter(websocket: WebSocket, live: LiveRoom, identity: Identity) -> Con
     claimed: str | None = None
     try:
         if standing_by:
-            participant = await live.claim(identity, token, transport) if token else None
+            participant = await standby.claim(live, identity, token, transport) if token else None
             claimed = token if participant is not None else None
-            participant = participant or await live.stand_by(identity, transport)
+            participant = participant or await standby.stand_by(live, identity, transport)
         else:
             participant = await live.join(identity, transport)
     except MediationError:

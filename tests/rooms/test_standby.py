@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from rooms import negotiation
 from rooms import service as rooms_service
-from rooms import sfu
+from rooms.participant import Stage
 from tests.rooms.client import Client
 from tests.rooms.conftest import Meeting, eventually
 from tests.rooms.test_media import flowing
@@ -173,7 +174,7 @@ async def page_in_auto_admit_room(meeting: Meeting) -> tuple[Client, str, dict[s
 
 def prepared_standbys(app: Any, meeting: Meeting) -> list[Any]:
     live = app.state.rooms.get(meeting.room_id)
-    return [s for s in live.standbys if s.token is not None] if live else []
+    return [s for s in live.standbys if s.stage == Stage.prepared] if live else []
 
 
 async def test_the_page_carries_an_offer_that_its_socket_claims_and_joins_on(
@@ -241,7 +242,7 @@ async def test_reloading_the_page_keeps_one_prepared_connection_and_a_stale_one_
 async def test_a_prepared_connection_is_only_its_own_persons_and_goes_if_unclaimed(
     meeting: Meeting, app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sfu, "ANSWER_TIMEOUT", 1.0)
+    monkeypatch.setattr(negotiation, "ANSWER_TIMEOUT", 1.0)
     _, _, prepared = await page_in_auto_admit_room(meeting)
     [waiting] = prepared_standbys(app, meeting)
     peer = waiting.peer
