@@ -168,14 +168,15 @@ export function setMuted(kind, muted, { tell = true } = {}) {
   S.muted[kind] = muted;
   S.mutedAt = Date.now();
   applyMuteToTracks();
-  $(kind === "audio" ? "toggle-mic" : "toggle-camera").setAttribute("aria-pressed", String(muted));
+  // The label says what a tap does ("Unmute"): no aria-pressed, which would add "pressed".
+  $(kind === "audio" ? "toggle-mic" : "toggle-camera").dataset.on = String(muted);
   if (kind === "video") showLocalVideo();
   if (tell) send({ type: "mute", [kind]: muted });
 }
 
 export async function setAudioOnly(on) {
   S.audioOnly = on;
-  $("toggle-audio-only").setAttribute("aria-pressed", String(on));
+  $("toggle-audio-only").dataset.on = String(on);
   $("room").classList.toggle("audio-only", on);
   $("audio-only-suggest").hidden = true;
   const sender = upstreamSender("video");

@@ -42,7 +42,8 @@ export function setRecording(on) {
   S.recording = on;
   $("recording-banner").hidden = !on;
   $("room").classList.toggle("recording", on);
-  $("recording-toggle")?.setAttribute("aria-pressed", String(on));
+  const toggle = $("recording-toggle"); // (a host's page only)
+  if (toggle) toggle.dataset.on = String(on);
   if (before !== null && before !== on) {
     const text = on ? t("Recording has started.") : t("Recording has stopped.");
     toast(text);

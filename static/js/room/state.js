@@ -95,6 +95,16 @@ const SHOWN = {
   left: () => ["ended"],
 };
 const SECTIONS = ["prejoin", "connecting", "lobby-wait", "call", "failed", "ended"];
+// What takes the focus when a section comes on screen (tabindex="-1" in room.html): its
+// heading, so that keyboard and screen-reader users learn where they now are.
+const HEADINGS = {
+  prejoin: "prejoin-title",
+  connecting: "connecting-text",
+  "lobby-wait": "lobby-title",
+  call: "call-title",
+  failed: "failed-title",
+  ended: "ended-title",
+};
 
 /**
  * The one way the page's state changes: to `next` if MOVES allows it from here (staying in
@@ -108,9 +118,23 @@ export function transition(next) {
   S.state = next;
   $("room").dataset.state = next;
   const show = SHOWN[next]();
+  const before = SECTIONS.filter((id) => !$(id).hidden);
   for (const id of SECTIONS) $(id).hidden = !show.includes(id);
   $("reconnecting").hidden = next !== "reconnecting";
+  const arrived = show.find((id) => !before.includes(id));
+  // After the caller's synchronous work, which may still set the heading's text (the end).
+  if (arrived) queueMicrotask(() => focusHeading(arrived));
   return true;
+}
+
+/** Focus the heading of `section`, unless the person is typing in a field still on screen
+ * (a message in the chat): their words are not taken from them. */
+function focusHeading(section) {
+  const active = document.activeElement;
+  const typing = active?.matches?.("input:not([type=checkbox]):not([type=radio]), textarea, [contenteditable]");
+  if (typing && active.getClientRects().length > 0) return; // (none: hidden with its section)
+  if ($(section).hidden) return; // moved on again meanwhile
+  $(HEADINGS[section])?.focus();
 }
 
 export const isOver = () => END.includes(S.state);
