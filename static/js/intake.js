@@ -4,6 +4,7 @@ const form = document.getElementById("intake-form");
 const list = document.getElementById("parties");
 const template = document.getElementById("party-template");
 const error = document.getElementById("intake-error");
+let parties = 0; // parties ever added: each one's error message gets its own id
 
 function renumber() {
   [...list.children].forEach((fieldset, i) => {
@@ -15,6 +16,11 @@ function renumber() {
 function addParty(role) {
   const fieldset = template.content.firstElementChild.cloneNode(true);
   if (role) fieldset.querySelector('[data-field="role"]').value = role;
+  // Each party's errors: named by its invalid fields' aria-describedby, and announced (an
+  // alert region has to be in the page before its text changes).
+  const message = fieldset.querySelector("[data-field-error]");
+  message.id = `party-error-${++parties}`;
+  message.setAttribute("role", "alert");
   const remove = fieldset.querySelector(".remove-party");
   remove.textContent = t("Remove");
   remove.addEventListener("click", () => {
@@ -44,29 +50,48 @@ function labelOf(input) {
   return label ? label.firstChild.textContent.trim() : "";
 }
 
-function showErrors(err) {
+function clearErrors() {
+  error.textContent = "";
   for (const p of list.querySelectorAll("[data-field-error]")) p.textContent = "";
-  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  for (const el of form.querySelectorAll("[aria-invalid]")) {
+    el.removeAttribute("aria-invalid");
+    el.removeAttribute("aria-describedby");
+  }
+}
+
+/** `input` is wrong, and `message` (an element) says why. */
+function markInvalid(input, message) {
+  if (typeof input?.setAttribute !== "function") return; // no such field (or a radio group)
+  input.setAttribute("aria-invalid", "true");
+  input.setAttribute("aria-describedby", message.id);
+}
+
+function showErrors(err) {
+  clearErrors();
   if (!Array.isArray(err.detail)) {
     error.textContent = err.message;
     return;
   }
   const general = [];
+  const byParty = new Map(); // error paragraph -> its lines
   for (const d of err.detail) {
     const loc = (d.loc || []).filter((p) => p !== "body");
     if (loc[0] === "parties" && Number.isInteger(loc[1]) && list.children[loc[1]]) {
       const fieldset = list.children[loc[1]];
       const input = fieldset.querySelector(`[data-field="${loc.slice(2).join(".")}"]`);
-      input?.setAttribute("aria-invalid", "true");
+      const message = fieldset.querySelector("[data-field-error]");
+      markInvalid(input, message);
       const label = labelOf(input);
-      fieldset.querySelector("[data-field-error]").textContent = label ? `${label}：${d.msg}` : d.msg;
+      if (!byParty.has(message)) byParty.set(message, []);
+      byParty.get(message).push(label ? `${label}：${d.msg}` : d.msg);
     } else {
       const input = form.elements.namedItem(String(loc[0]));
-      input?.setAttribute?.("aria-invalid", "true");
+      markInvalid(input, error);
       const label = labelOf(input);
       general.push(label ? `${label}：${d.msg}` : d.msg);
     }
   }
+  for (const [message, lines] of byParty) message.textContent = lines.join("\n");
   error.textContent = general.join("\n");
   form.querySelector('[aria-invalid="true"]')?.focus();
 }
@@ -75,7 +100,8 @@ document.getElementById("add-party").addEventListener("click", () => addParty("t
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  error.textContent = "";
+  // Emptied before the answer comes, so that the same error again is announced again.
+  clearErrors();
   const data = new FormData(form);
   const body = {
     dispute_type: data.get("dispute_type"),

@@ -189,3 +189,77 @@ async def test_mediator_intake_and_party_join_link(
     body = await r.text()
     assert applicant_id not in body and respondent_id not in body
     assert mask_id_number(applicant_id) in body
+
+
+async def test_intake_errors_are_tied_to_their_fields(
+    live_server: LiveServer, new_context: Contexts, make_mediator: MakeStaff
+) -> None:
+    """Sent with errors in the case and in both parties: each invalid field is marked and
+    described by the message that names it (each party's own, the form's for the case's
+    fields), the messages are alerts, and the focus is on the first invalid field. Then an
+    error the service finds (an ID number's check character), the same way. Fixed, the case
+    opens."""
+    staff = await make_mediator()
+    context = await new_context()
+    r = await context.request.post(
+        "/api/auth/login", data={"username": staff.username, "password": staff.password}
+    )
+    assert r.ok, await r.text()
+    page = await context.new_page()
+    await page.goto("/cases/new?lang=en")
+    parties = page.locator("#parties fieldset.party")
+    await expect(parties).to_have_count(2)
+    first, second = parties.nth(0), parties.nth(1)
+    # The first party: no name, and a phone number that is not one.
+    await first.locator('[data-field="phone"]').fill("call me")
+    await page.get_by_test_id("create-case").click()
+
+    title = page.locator("input[name=title]")
+    await expect(title).to_have_attribute("aria-invalid", "true")
+    await expect(title).to_be_focused()
+    await expect(title).to_have_attribute("aria-describedby", "intake-error")
+    await expect(page.locator("#intake-error")).to_contain_text("Title")
+    await expect(page.locator("#intake-error")).to_have_attribute("role", "alert")
+
+    ids = []
+    for fieldset, fields in ((first, ["name", "phone"]), (second, ["name"])):
+        message = fieldset.locator("[data-field-error]")
+        await expect(message).to_have_attribute("role", "alert")
+        message_id = await message.get_attribute("id")
+        assert message_id, "a party's error message without an id"
+        ids.append(message_id)
+        for field in fields:
+            invalid = fieldset.locator(f'[data-field="{field}"]')
+            await expect(invalid).to_have_attribute("aria-invalid", "true")
+            await expect(invalid).to_have_attribute("aria-describedby", message_id)
+        # One line per invalid field, each naming its field.
+        await expect(message).to_contain_text("Name")
+        lines = (await message.inner_text()).strip().splitlines()
+        assert len(lines) == len(fields), lines
+    await expect(first.locator("[data-field-error]")).to_contain_text("Phone")
+    assert len(set(ids)) == 2, ids
+    for quiet in (second.locator('[data-field="phone"]'), page.locator("[name=summary]")):
+        await expect(quiet).not_to_have_attribute("aria-invalid", "true")
+        await expect(quiet).not_to_have_attribute("aria-describedby", re.compile("."))
+
+    # Those fixed; an ID number with a wrong check character, found by the service.
+    good_id = resident_id("140403", "19800101")
+    bad_id = good_id[:17] + ("0" if good_id[17] != "0" else "1")
+    await title.fill(unique("无障碍表单"))
+    await first.locator('[data-field="name"]').fill(unique("王"))
+    await first.locator('[data-field="phone"]').fill("13800000001")
+    await second.locator('[data-field="name"]').fill(unique("李"))
+    id_field = first.locator('[data-field="id_number"]')
+    await id_field.fill(bad_id)
+    await page.get_by_test_id("create-case").click()
+    await expect(id_field).to_be_focused()
+    await expect(id_field).to_have_attribute("aria-invalid", "true")
+    await expect(id_field).to_have_attribute("aria-describedby", ids[0])
+    await expect(first.locator("[data-field-error]")).to_contain_text("check digit")
+    await expect(title).not_to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#intake-error")).to_be_empty()
+    await expect(second.locator("[data-field-error]")).to_be_empty()
+
+    await id_field.fill(good_id)
+    await page.get_by_test_id("create-case").click()
+    await page.wait_for_url(re.compile(re.escape(live_server.base_url) + r"/cases/\d+$"))
