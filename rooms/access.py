@@ -1,19 +1,25 @@
-"""Who may enter a room, and as whom: the one lookup every room route and the socket use."""
+"""Who may enter a room, and as whom: the one lookup that every room route, the room page and
+the signalling socket use. A party of the case enters as a party; staff enter only as the
+host, by their room kind's rule (rooms/hosts.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from rooms.hosts import HostRule
 from rooms.models import Room
 from rooms.participant import Identity
+from rooms.sfu import registry_of
 from service.auth import CurrentPrincipal, PartyPrincipal, PathId, Principal
 from service.db import SessionDep
 from service.errors import Forbidden, NotFound
-from service.models import Case, Role
+from service.models import Case
 from service.schemas import MAX_ID
 
 
@@ -24,8 +30,14 @@ class RoomAccess:
     identity: Identity
 
 
-def identity_for(principal: Principal, room: Room, case: Case) -> Identity:
-    """Who this caller is in this room, or why not: the rules of DESIGN.md's table."""
+async def identity_for(
+    session: AsyncSession,
+    principal: Principal,
+    room: Room,
+    case: Case,
+    rules: Mapping[str, HostRule],
+) -> Identity:
+    """Who this caller is in this room, or why not (DESIGN.md's table)."""
     if isinstance(principal, PartyPrincipal):
         if principal.case.id != room.case_id:
             raise NotFound("No such room.")
@@ -39,10 +51,10 @@ def identity_for(principal: Principal, room: Room, case: Case) -> Identity:
             actor=principal.actor,
         )
     user = principal.user
-    if user.role != Role.mediator:
-        # Judges host confirmation rooms (the confirmation issue); admins see no case content.
-        raise Forbidden("Your role may not do this.")
-    if case.org_id != user.org_id:
+    rule = rules.get(room.kind)
+    if rule is None or user.role not in rule.roles:
+        raise Forbidden("Your role may not do this.")  # (admins see no case content)
+    if not await rule.hosts(session, user, room, case):
         raise NotFound("No such room.")
     return Identity(
         participant_id=f"user-{user.id}",
@@ -54,7 +66,9 @@ def identity_for(principal: Principal, room: Room, case: Case) -> Identity:
     )
 
 
-async def room_access(session: AsyncSession, principal: Principal, room_id: int) -> RoomAccess:
+async def room_access(
+    session: AsyncSession, principal: Principal, room_id: int, rules: Mapping[str, HostRule]
+) -> RoomAccess:
     """The room, its case and who the caller is in it."""
     room = await session.get(Room, room_id) if 1 <= room_id <= MAX_ID else None
     if room is None:
@@ -62,20 +76,22 @@ async def room_access(session: AsyncSession, principal: Principal, room_id: int)
     case = await session.get(Case, room.case_id)
     if case is None:  # (the foreign key forbids it)
         raise NotFound("No such room.")
-    return RoomAccess(room, case, identity_for(principal, room, case))
+    return RoomAccess(room, case, await identity_for(session, principal, room, case, rules))
 
 
 async def _room_access(
-    room_id: PathId, principal: CurrentPrincipal, session: SessionDep
+    room_id: PathId, principal: CurrentPrincipal, session: SessionDep, request: Request
 ) -> RoomAccess:
-    return await room_access(session, principal, room_id)
+    rules = registry_of(request.app).services.host_rules
+    return await room_access(session, principal, room_id, rules)
 
 
 async def _host_access(access: Annotated[RoomAccess, Depends(_room_access)]) -> RoomAccess:
     if not access.identity.is_host:
-        raise Forbidden("Only the mediator may do this.")
+        raise Forbidden("Only the host of this meeting may do this.")
     return access
 
 
+# A room the caller may enter (a party of its case, or its host), and one the caller hosts.
 ViewableRoom = Annotated[RoomAccess, Depends(_room_access)]
 HostedRoom = Annotated[RoomAccess, Depends(_host_access)]

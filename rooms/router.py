@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from rooms import recorders, standby
 from rooms import service as rooms_service
-from rooms.access import HostedRoom, ViewableRoom, room_access
+from rooms.access import HostedRoom, ViewableRoom
 from rooms.journal import release
 from rooms.models import Room, RoomStatus
 from rooms.schemas import (
@@ -30,13 +30,12 @@ from service import pages
 from service.auth import (
     CurrentMediator,
     MediatorCase,
-    OptionalPrincipal,
     PathId,
     ViewableCase,
     settings_of,
 )
 from service.db import SessionDep
-from service.errors import Conflict, NotAuthenticated, NotFound
+from service.errors import Conflict, NotFound
 
 log = logging.getLogger("mediation.rooms.http")
 router = APIRouter(tags=["rooms"])
@@ -174,12 +173,7 @@ async def close_room(access: HostedRoom, session: SessionDep, request: Request) 
 
 
 @router.get("/rooms/{room_id}", response_class=HTMLResponse, include_in_schema=False)
-async def room_page(
-    room_id: int, request: Request, principal: OptionalPrincipal, session: SessionDep
-) -> Response:
-    if principal is None:
-        raise NotAuthenticated("Sign in first (or open your join link again).")
-    access = await room_access(session, principal, room_id)
+async def room_page(access: ViewableRoom, request: Request, session: SessionDep) -> Response:
     room, case, identity = access.room, access.case, access.identity
     consents = {"online": False, "recording": False}
     if identity.party_id is not None:

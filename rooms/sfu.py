@@ -7,13 +7,15 @@ domain's start-up hook, and ends every room at shutdown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from rooms.hosts import HostRule, default_host_rules
 from rooms.live import LiveRoom
 from rooms.models import Room
 from service.storage import ContentStore
@@ -29,6 +31,8 @@ class RoomServices:
     video_codec: str
     workdir: Path  # recording segments are written here before they are stored
     segment_seconds: float
+    # room kind -> who hosts its rooms (rooms/hosts.py); a kind without one has no host
+    host_rules: Mapping[str, HostRule] = field(default_factory=default_host_rules)
 
 
 class RoomRegistry:

@@ -91,7 +91,8 @@ async def authenticate(websocket: WebSocket, room_id: int) -> tuple[LiveRoom, Id
         principal = await load_principal(session, token) if token else None
         if principal is None:
             raise NotAuthenticated("Sign in first (or open your join link again).")
-        access = await room_access(session, principal, room_id)
+        rules = registry_of(websocket.app).services.host_rules
+        access = await room_access(session, principal, room_id, rules)
     if access.room.status == RoomStatus.closed:
         raise MediationError("This meeting has ended.")
     return registry_of(websocket.app).get_or_create(access.room), access.identity
