@@ -4,6 +4,7 @@ that speak the room's signalling as the browser page does."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from rooms import recording
 from tests.conftest import PASSWORD, Factory, Made, Server
 from tests.rooms.client import Client
 
@@ -75,6 +77,43 @@ async def eventually(
         if loop.time() - start > within:
             raise AssertionError(f"timed out after {within}s waiting for: {what}")
         await asyncio.sleep(0.05)
+
+
+async def server_took(
+    app: Any, room_id: int, participant_id: str | None, *, packets: int = 45, kind: str = "video"
+) -> None:
+    """The window of a "nothing arrives" check: until the server has taken ``packets`` more
+    of ``participant_id``'s ``kind`` and handed each to every subscriber of it (whose gate
+    passes it on or not). A slow server makes the check wait for this, instead of passing
+    because nothing had happened yet."""
+
+    def taken() -> int:
+        live = app.state.rooms.get(room_id)
+        p = live.participants.get(participant_id) if live else None
+        fanout = p.peer.published.get(kind) if p is not None and p.peer is not None else None
+        return fanout.packets if fanout is not None else 0
+
+    start = taken()
+    await eventually(
+        lambda: taken() >= start + packets,
+        what=f"the server taking {packets} more packets of {participant_id}'s {kind}",
+    )
+
+
+async def muxed(monkeypatch: pytest.MonkeyPatch, recorders: list[Any], packets: int) -> None:
+    """Until each recorder's writer has muxed ``packets`` more packets into its segment."""
+    counts: dict[int, int] = {}
+    mux = recording._mux
+
+    def counting(container: Any, packet: Any) -> None:
+        mux(container, packet)
+        counts[threading.get_ident()] = counts.get(threading.get_ident(), 0) + 1
+
+    monkeypatch.setattr(recording, "_mux", counting)
+    await eventually(
+        lambda: len([n for n in counts.values() if n >= packets]) == len(recorders),
+        what=f"{packets} packets muxed by each writer",
+    )
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from rooms import recording
 from rooms import service as rooms_service
 from tests.rooms.client import Client
-from tests.rooms.conftest import Meeting, eventually
+from tests.rooms.conftest import Meeting, eventually, muxed
 from tests.rooms.test_media import flowing
 
 
@@ -34,7 +34,7 @@ async def test_a_ten_second_recording_plays_and_its_hash_holds(meeting: Meeting)
     assert r.status_code == 200 and r.json() == {"on": True}, r.text
     await eventually(lambda: bool(applicant.of_type("recording")), what="recording notice")
     assert applicant.of_type("recording")[-1]["on"] is True
-    await asyncio.sleep(10)
+    await asyncio.sleep(10)  # the recording's length (what is measured), not a wait for anything
     r = await meeting.api(
         "POST", f"/api/rooms/{meeting.room_id}/recording", json={"action": "stop"}
     )
@@ -71,7 +71,9 @@ async def test_recording_needs_everyone_s_consent(meeting: Meeting) -> None:
     assert meeting.world.applicant.name in r.json()["detail"]
 
 
-async def test_closing_the_room_leaves_nothing_running(meeting: Meeting, app) -> None:
+async def test_closing_the_room_leaves_nothing_running(
+    meeting: Meeting, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Close ends every peer, recorder and socket of the room; the case page lists the
     recording with a player, for the mediator to play back."""
     mediator = await meeting.join("mediator")
@@ -82,11 +84,11 @@ async def test_closing_the_room_leaves_nothing_running(meeting: Meeting, app) ->
         "POST", f"/api/rooms/{meeting.room_id}/recording", json={"action": "start"}
     )
     assert r.status_code == 200, r.text
-    await asyncio.sleep(2)
     live = app.state.rooms.get(meeting.room_id)
     peers = [p.peer for p in live.participants.values()]
     recorders = [active.recorder for active in live.recorders.values()]
-    assert peers and all(peers) and recorders
+    assert peers and all(peers) and len(recorders) == 2
+    await muxed(monkeypatch, recorders, packets=20)  # a segment worth storing, each
 
     r = await meeting.api("POST", f"/api/rooms/{meeting.room_id}/close")
     assert r.status_code == 200 and r.json()["status"] == "closed"
@@ -228,10 +230,13 @@ async def test_a_stalled_writer_drops_media_but_never_holds_up_the_loop(
     once the writer is back the recording resumes at a keyframe and still plays."""
     release = threading.Event()
     mux = recording._mux
+    video_muxed: dict[int, int] = {}  # writer thread -> video packets muxed
 
     def stalled(container: Any, packet: av.Packet) -> None:
         release.wait(30)
         mux(container, packet)
+        if packet.stream.type == "video":
+            video_muxed[threading.get_ident()] = video_muxed.get(threading.get_ident(), 0) + 1
 
     monkeypatch.setattr(recording, "MAX_BACKLOG", 40)
     monkeypatch.setattr(recording, "_mux", stalled)
@@ -246,7 +251,14 @@ async def test_a_stalled_writer_drops_media_but_never_holds_up_the_loop(
     finally:
         release.set()
     await eventually(lambda: "caught up" in caplog.text, what="the writers catching up")
-    await asyncio.sleep(1)
+    before = dict(video_muxed)
+    await eventually(
+        lambda: (
+            len(video_muxed) == 2
+            and all(n >= before.get(t, 0) + 30 for t, n in video_muxed.items())
+        ),
+        what="a second of video muxed by each writer since it caught up",
+    )
 
     recordings = await _stop_recording(meeting)
     assert _writer_threads() == []
@@ -255,22 +267,6 @@ async def test_a_stalled_writer_drops_media_but_never_holds_up_the_loop(
         body = (await meeting.api("GET", segment["url"])).content
         with av.open(io.BytesIO(body)) as container:
             assert sum(1 for _ in container.decode(video=0)) > 10
-
-
-async def _muxing(monkeypatch: pytest.MonkeyPatch, recorders: list[Any], packets: int) -> None:
-    """Until each recorder's writer has muxed ``packets`` into its open segment."""
-    muxed: dict[int, int] = {}
-    mux = recording._mux
-
-    def counting(container: Any, packet: av.Packet) -> None:
-        mux(container, packet)
-        muxed[threading.get_ident()] = muxed.get(threading.get_ident(), 0) + 1
-
-    monkeypatch.setattr(recording, "_mux", counting)
-    await eventually(
-        lambda: len([n for n in muxed.values() if n >= packets]) == len(recorders),
-        what=f"{packets} packets muxed by each writer",
-    )
 
 
 @pytest.mark.parametrize("fails", ["store", "record"])
@@ -285,7 +281,7 @@ async def test_a_segment_that_cannot_be_kept_is_logged_told_and_listed_as_a_gap(
     row cannot be written ("record"), is logged with every id, the host is told, and the
     recording list shows the gap. A file that could not be stored is kept for the operator."""
     recorders = await _start_recording(meeting, app)
-    await _muxing(monkeypatch, recorders, packets=20)
+    await muxed(monkeypatch, recorders, packets=20)
     live = app.state.rooms.get(meeting.room_id)
     recording_ids = {pid: await a.recording_id() for pid, a in live.recorders.items()}
     services = app.state.rooms.services

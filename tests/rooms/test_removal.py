@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rooms.participant import Stage
 from tests.rooms.client import Client
-from tests.rooms.conftest import Meeting, eventually
+from tests.rooms.conftest import Meeting, eventually, server_took
 from tests.rooms.test_media import flowing
 from tests.rooms.test_standby import auto_admit_room, open_page
 
@@ -25,7 +26,9 @@ async def rejoin(meeting: Meeting, token: str) -> Client:
     return client
 
 
-async def test_a_removed_party_waits_in_the_lobby_until_admitted_again(meeting: Meeting) -> None:
+async def test_a_removed_party_waits_in_the_lobby_until_admitted_again(
+    meeting: Meeting, app: Any
+) -> None:
     await auto_admit_room(meeting)
     mediator = await meeting.join("mediator")
     applicant = await meeting.join("applicant")
@@ -37,7 +40,7 @@ async def test_a_removed_party_waits_in_the_lobby_until_admitted_again(meeting: 
     assert [m["reason"] for m in applicant.of_type("closed")] == ["removed"]
 
     # Straight back, with the same session: the page carries no offer, the socket gets the
-    # lobby, and nothing flows either way while the mediator's media reaches nobody new.
+    # lobby (no peer), and nothing reaches them while the server takes the mediator's media.
     assert await open_page(meeting, applicant.token) is None
     again = await rejoin(meeting, applicant.token)
     await eventually(lambda: bool(again.of_type("lobby")), what="the lobby")
@@ -45,6 +48,9 @@ async def test_a_removed_party_waits_in_the_lobby_until_admitted_again(meeting: 
         lambda: (roster_entry(mediator, again.participant_id) or {}).get("admitted") is False,
         what="the host sees them waiting",
     )
+    waiting = app.state.rooms.get(meeting.room_id).participants[again.participant_id]
+    assert waiting.stage == Stage.lobby and waiting.peer is None
+    await server_took(app, meeting.room_id, mediator.participant_id)
     assert again.of_type("offer") == [] and again.offers == 0
     assert sum(again.frames.values()) == 0
 

@@ -28,7 +28,7 @@ from rooms import service as rooms_service
 from service.app import create_app
 from service.storage import ContentStore
 from tests.conftest import Database, Factory, Made, Serving, make_settings, serving
-from tests.rooms.conftest import Meeting, eventually
+from tests.rooms.conftest import Meeting, eventually, muxed
 from tests.rooms.test_media import flowing
 from tests.rooms.test_recording import _consented
 
@@ -232,7 +232,9 @@ async def server_let_go(own: Own, server_objects: set[int], ports: set[int]) -> 
     )
 
 
-async def test_shutdown_mid_meeting_leaves_nothing_behind(own: Own, factory: Factory) -> None:
+async def test_shutdown_mid_meeting_leaves_nothing_behind(
+    own: Own, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     meeting, room_id = own.meeting, own.meeting.room_id
     mediator = await meeting.join("mediator")
     parties = [await meeting.join("applicant"), await meeting.join("respondent")]
@@ -253,7 +255,7 @@ async def test_shutdown_mid_meeting_leaves_nothing_behind(own: Own, factory: Fac
         lambda: len(list(workdir.glob("*"))) >= len(people),
         what="a segment being written for each participant",
     )
-    await asyncio.sleep(2)
+    await muxed(monkeypatch, [active.recorder for active in own.live.recorders.values()], 40)
 
     # The meeting as it stands; each probe is first shown to see what it looks for.
     live = own.live

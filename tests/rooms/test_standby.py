@@ -15,7 +15,7 @@ from rooms import negotiation
 from rooms import service as rooms_service
 from rooms.participant import Stage
 from tests.rooms.client import Client
-from tests.rooms.conftest import Meeting, eventually
+from tests.rooms.conftest import Meeting, eventually, server_took
 from tests.rooms.test_media import flowing
 
 
@@ -38,8 +38,18 @@ async def auto_admit_room(meeting: Meeting) -> None:
     meeting.room_id = r.json()["id"]
 
 
+def standby_of(app: Any, meeting: Meeting, who: Client) -> Any:
+    live = app.state.rooms.get(meeting.room_id)
+    return next(s for s in live.standbys if s.id == who.participant_id)
+
+
+def passed_on(standby: Any) -> list[bool]:
+    """Whether the server passes each forwarded track on to ``standby``'s connection."""
+    return [out.track.open for out in standby.peer.outgoing.values()]
+
+
 async def test_a_standby_is_connected_but_nobody_sees_or_hears_it_until_join(
-    meeting: Meeting,
+    meeting: Meeting, app: Any
 ) -> None:
     await auto_admit_room(meeting)
     mediator = await meeting.join("mediator")
@@ -50,7 +60,9 @@ async def test_a_standby_is_connected_but_nobody_sees_or_hears_it_until_join(
         lambda: applicant.pc is not None and applicant.pc.connectionState == "connected",
         what="the standby's media connection",
     )
-    await asyncio.sleep(1.5)
+    waiting = standby_of(app, meeting, applicant)
+    assert passed_on(waiting) and not any(passed_on(waiting)), "gates open to a standby"
+    await server_took(app, meeting.room_id, mediator.participant_id)
     assert sum(applicant.frames.values()) == 0, "a standby received media"
     assert mediator.received(applicant.participant_id, "video") == 0
     assert applicant.of_type("participants") == []
@@ -86,18 +98,21 @@ async def test_a_standby_is_connected_but_nobody_sees_or_hears_it_until_join(
 
 
 async def test_a_standby_bound_for_the_lobby_gets_no_peer_until_admitted(
-    meeting: Meeting,
+    meeting: Meeting, app: Any
 ) -> None:
     mediator = await meeting.join("mediator")
     applicant = await stand_by(meeting, "applicant")
     await eventually(lambda: bool(applicant.of_type("welcome")), what="the welcome")
-    await asyncio.sleep(1.0)
     # Bound for the lobby: no peer, and no offer naming who is in the meeting.
+    assert standby_of(app, meeting, applicant).peer is None
+    await server_took(app, meeting.room_id, mediator.participant_id)
     assert applicant.offers == 0
     await applicant.join_meeting()
     await eventually(lambda: bool(applicant.of_type("lobby")), what="lobby")
     assert applicant.of_type("joined")[0]["admitted"] is False
-    await asyncio.sleep(1.0)
+    waiting = app.state.rooms.get(meeting.room_id).participants[applicant.participant_id]
+    assert waiting.stage == Stage.lobby and waiting.peer is None
+    await server_took(app, meeting.room_id, mediator.participant_id)
     assert applicant.offers == 0
     assert sum(applicant.frames.values()) == 0
     assert mediator.received(applicant.participant_id, "video") == 0
@@ -108,7 +123,7 @@ async def test_a_standby_bound_for_the_lobby_gets_no_peer_until_admitted(
 
 
 async def test_a_standby_that_leaves_leaves_no_trace_and_one_that_stays_hears_the_end(
-    meeting: Meeting,
+    meeting: Meeting, app: Any
 ) -> None:
     await auto_admit_room(meeting)
     mediator = await meeting.join("mediator")
@@ -121,7 +136,8 @@ async def test_a_standby_that_leaves_leaves_no_trace_and_one_that_stays_hears_th
     late = await meeting.join("applicant")
     await flowing(mediator, late.participant_id, "video")
     await eventually(lambda: staying.offers >= 2, what="the standby renegotiated")
-    await asyncio.sleep(1.0)
+    assert not any(passed_on(standby_of(app, meeting, staying))), "gates open to a standby"
+    await flowing(mediator, late.participant_id, "video", more_than=30)  # the window
     assert sum(staying.frames.values()) == 0
     kinds = await events(meeting)
     assert ("disconnect", gone.participant_id) not in kinds
@@ -201,8 +217,12 @@ async def test_the_page_carries_an_offer_that_its_socket_claims_and_joins_on(
     assert applicant.offers == 1 and applicant.of_type("offer") == [], "offered again"
     # Tagged messages count only for the connection this socket claimed.
     await applicant.send(type="answer", sdp=prepared["sdp"], standby="not-the-claimed-one")
-    await asyncio.sleep(1.0)
-    assert applicant.of_type("error") == [], "a message for another connection was applied"
+    # Messages are handled in order: the refusal of the next one comes after the first.
+    await applicant.send(type="chat", text="hello")
+    await eventually(lambda: bool(applicant.of_type("error")), what="the chat refused")
+    errors = [m["detail"] for m in applicant.of_type("error")]
+    assert errors == ["Join the meeting first."], "a message for another connection was applied"
+    await server_took(app, meeting.room_id, mediator.participant_id)
     assert sum(applicant.frames.values()) == 0, "a standby received media"
 
     await applicant.join_meeting()
