@@ -192,7 +192,7 @@ async def room_page(access: ViewableRoom, request: Request, session: SessionDep)
     }
     ice_servers = settings_of(request).rtc.ice_servers
     # The standby connection's offer comes with the page, so that the browser answers it
-    # while the page loads (see LiveRoom.prepare).
+    # while the page loads (see standby.prepare).
     prepared = None
     if room.status != RoomStatus.closed:
         prepared = await standby.prepare(registry_of(request.app).get_or_create(room), identity)

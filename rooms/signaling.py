@@ -16,7 +16,7 @@ accepted. ``join`` makes them a participant on the same connection (``joined``);
 ``?prejoin=1`` the socket joins as it opens.
 
 The offer usually comes with the room page: serving it, the server makes the standby's peer
-and offer at once (``LiveRoom.prepare``) and the page carries them with a one-time token, so
+and offer at once (``rooms.standby.prepare``) and the page carries them with a one-time token, so
 the browser answers while the page is still loading. The page's socket claims that connection
 with ``?prejoin=1&standby=<token>``: the welcome then says ``prepared: true`` and no offer
 follows. The page does not wait for the welcome: as soon as its socket is open it sends the
