@@ -2,44 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 
+from rooms.hosts import HostRule, default_host_rules
 from rooms.pages import ACTION_LABELS, case_section, party_landing
 from rooms.peers import use_host_addresses
 from rooms.router import router
 from rooms.sfu import RoomRegistry, RoomServices
 from rooms.strings import ROOM_SCRIPT_STRINGS
-from service.domain import Domain
+from service.domain import Domain, Hook
 
 
-async def _start(app: FastAPI) -> None:
-    """The live rooms of this process live on the app, not in a module global."""
-    settings = app.state.settings
-    use_host_addresses(settings.rtc.host_addresses)
-    app.state.rooms = RoomRegistry(
-        RoomServices(
-            sessionmaker=app.state.sessionmaker,
-            store=app.state.store,
-            ice_servers=settings.rtc.ice_servers,
-            video_codec=settings.rtc.video_codec,
-            workdir=settings.data_dir / "recording-tmp",
-            segment_seconds=settings.rtc.recording_segment_seconds,
+def _starter(host_rules: Mapping[str, HostRule]) -> Hook:
+    async def start(app: FastAPI) -> None:
+        """The live rooms of this process live on the app, not in a module global."""
+        settings = app.state.settings
+        use_host_addresses(settings.rtc.host_addresses)
+        app.state.rooms = RoomRegistry(
+            RoomServices(
+                sessionmaker=app.state.sessionmaker,
+                store=app.state.store,
+                ice_servers=settings.rtc.ice_servers,
+                video_codec=settings.rtc.video_codec,
+                workdir=settings.data_dir / "recording-tmp",
+                segment_seconds=settings.rtc.recording_segment_seconds,
+                host_rules=host_rules,
+            )
         )
-    )
+
+    return start
 
 
 async def _stop(app: FastAPI) -> None:
     """Every live room ends: peers, recorders (their last segments are stored), sockets.
     Idempotent: the server runs it before closing sockets and the lifespan again after."""
-    rooms: Any = getattr(app.state, "rooms", None)
+    rooms = getattr(app.state, "rooms", None)
     if isinstance(rooms, RoomRegistry):
         await rooms.close_all()
 
 
-def domain() -> Domain:
+def domain(host_rules: Mapping[str, HostRule] | None = None) -> Domain:
+    """``host_rules``: who hosts each kind of room beyond the mediation rooms (the
+    confirmation domain passes the rule for its judges' rooms here)."""
+    rules = {**default_host_rules(), **(host_rules or {})}
     return Domain(
         name="rooms",
         router=router,
@@ -49,6 +57,6 @@ def domain() -> Domain:
         script_strings=tuple(ROOM_SCRIPT_STRINGS),
         case_sections=(case_section,),
         party_landing=party_landing,
-        startup=_start,
+        startup=_starter(rules),
         shutdown=_stop,
     )

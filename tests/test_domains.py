@@ -191,3 +191,20 @@ def test_no_file_in_service_names_a_domain_but_the_composition_root() -> None:
             assert f"from {domain}" not in text and f"import {domain}" not in text, (
                 f"{path.name} imports {domain}/"
             )
+
+
+async def test_a_domain_gives_the_rooms_its_host_rule_at_composition_time(
+    settings: Settings,
+) -> None:
+    """Confirmation will pass the rule for its judges' rooms this way, editing no rooms/."""
+    from rooms.domain import domain as rooms_domain
+    from rooms.hosts import MEDIATION_HOST, HostRule
+
+    async def judge_of_the_court(*_: Any) -> bool:
+        return True
+
+    rule = HostRule(frozenset({"judge"}), judge_of_the_court)
+    app = create_app(settings, domains=[rooms_domain(host_rules={"confirmation": rule})])
+    async with app.router.lifespan_context(app):
+        rules = app.state.rooms.services.host_rules
+        assert rules == {"mediation": MEDIATION_HOST, "confirmation": rule}
