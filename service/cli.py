@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import gc
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any
 
 from pydantic import ValidationError
@@ -60,7 +62,24 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # video, each time a join's allocations trigger one).
     gc.collect()
     gc.freeze()
-    Server(config).run()
+    server = Server(config)
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    # While it serves, uvicorn handles SIGINT and SIGTERM itself (a graceful shutdown, the
+    # rooms closed first: service.app.Server); then it puts back the handlers it found and
+    # raises the signal again. Python's own would make that a KeyboardInterrupt traceback
+    # (SIGINT) or a death by SIGTERM. Ours take it quietly (and stop a server that is still
+    # starting): a stop someone asked for, done cleanly, is a success, so the status is 0
+    # for both. 130 would make `make run` end a Ctrl-C with "Error 130"; make still dies of
+    # the SIGINT it got itself, so a script around it learns of the interrupt.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
@@ -236,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     except MediationError as exc:
         print(f"error: {exc.message.format(**exc.params)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C before serving began, or during another command: an interrupted command
+        # (the shells' 128 + SIGINT), not a traceback. A transaction under way rolled back.
+        return 130
     return code
 
 

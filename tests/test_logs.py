@@ -14,7 +14,6 @@ import json
 import logging
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -307,8 +306,8 @@ async def test_no_credential_reaches_the_servers_output(served: Any) -> None:
         refusal = json.loads(await asyncio.wait_for(ws.recv(), 20))
         assert refusal["type"] == "error", refusal
 
-    # uvicorn ends by raising the signal it handled again, once it has shut down.
-    assert await asyncio.to_thread(server.stop) in (0, -signal.SIGTERM)
+    # A stop asked for and done cleanly: status 0 (service/cli.py, tests/test_serve.py).
+    assert await asyncio.to_thread(server.stop) == 0
     output = server.output()
     assert "Application shutdown complete" in output, output[-6000:]
     for what, secret in secrets_seen.items():
