@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from service.clock import now
@@ -25,6 +25,10 @@ class RoomStatus(StrEnum):
     scheduled = "scheduled"
     open = "open"
     closed = "closed"
+
+
+# A room that is, or is about to be, the case's meeting (the partial unique index's filter).
+LIVE_ROOM = "status IN ('scheduled', 'open')"
 
 
 class ConsentKind(StrEnum):
@@ -43,6 +47,16 @@ class Room(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(_in("kind", RoomKind), name="kind"),
         CheckConstraint(_in("status", RoomStatus), name="status"),
+        # One live room of each kind per case (migration 0004): two concurrent requests
+        # cannot both open one.
+        Index(
+            "uq_room_live",
+            "case_id",
+            "kind",
+            unique=True,
+            postgresql_where=text(LIVE_ROOM),
+            sqlite_where=text(LIVE_ROOM),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
