@@ -41,7 +41,9 @@ class ConsentKind(StrEnum):
 
 
 class Room(SQLModel, table=True):
-    """A video room of a case. ``auto_admit`` lets parties in without waiting in the lobby."""
+    """A video room of a case. ``auto_admit`` lets parties in without waiting in the lobby.
+    ``scheduled_for``: the time its meeting is set for, if any (rooms/schedule.py); the room
+    stays ``scheduled`` until its host first joins, whatever the time."""
 
     __tablename__ = "room"
     __table_args__ = (
@@ -79,6 +81,8 @@ class Room(SQLModel, table=True):
     created_at: datetime = Field(default_factory=now, sa_column=_utc(nullable=False))
     opened_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # Indexed: the reminders' task looks for the scheduled rooms still ahead (migration 0005).
+    scheduled_for: datetime | None = Field(default=None, sa_column=_utc(nullable=True, index=True))
 
 
 class RoomEvent(SQLModel, table=True):

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, StrictBool
+from pydantic import BaseModel, BeforeValidator, StrictBool
+from pydantic_core import PydanticCustomError
 
 from rooms.models import RoomKind, RoomStatus
 from service.schemas import Strict
 
 
+def _text_only(value: Any) -> Any:
+    # A time is an ISO 8601 string in JSON; a number would be taken for a Unix timestamp.
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "a date and time in ISO 8601 is needed")
+    return value
+
+
+# ISO 8601 with its UTC offset ("2026-12-05T14:30:00+08:00"): one without an offset is refused
+# by rooms/schedule.py, with a message saying so, as are times past or more than a year ahead.
+MeetingTime = Annotated[datetime, BeforeValidator(_text_only)]
+
+
 class RoomIn(Strict):
     kind: Literal[RoomKind.mediation] = RoomKind.mediation
     auto_admit: StrictBool = False
+    # When the meeting is set for; the room stays "scheduled" until its host first joins.
+    scheduled_for: MeetingTime | None = None
+
+
+class ScheduleIn(Strict):
+    scheduled_for: MeetingTime
 
 
 class RoomOut(BaseModel):
@@ -25,6 +44,7 @@ class RoomOut(BaseModel):
     created_at: datetime
     opened_at: datetime | None
     closed_at: datetime | None
+    scheduled_for: datetime | None
     url: str
 
 

@@ -42,7 +42,7 @@ def model_tables() -> set[str]:
 
 
 async def test_head_is_known() -> None:
-    assert head_revision() == "0004"
+    assert head_revision() == "0005"
     assert {"organisation", "user_account", "audit_event"} <= model_tables()
 
 
