@@ -31,6 +31,7 @@ from service.models import (
     Party,
     PartyKind,
     PartyRole,
+    Role,
     User,
 )
 from service.personal import mask_id_number, mask_in_text, resident_id_problem, uscc_problem
@@ -88,9 +89,12 @@ DISPUTE_LABELS = {
     DisputeType.consumer: N_("Consumer dispute"),
     DisputeType.other: N_("Other"),
 }
+# Audit actions as the case history names them; "<action>/<state>" names the state that
+# the event moved something to (service/history.py).
 ACTION_LABELS = {
     "case.created": N_("Case opened"),
     "case.status_changed": N_("Status changed"),
+    **{f"case.status_changed/{state.value}": label for state, label in STATUS_LABELS.items()},
     "invitation.created": N_("Join link created"),
     "invitation.revoked": N_("Join link withdrawn"),
     "invitation.used": N_("Join link opened"),
@@ -100,6 +104,22 @@ PARTY_ROLE_LABELS = {
     PartyRole.applicant: N_("Applicant"),
     PartyRole.respondent: N_("Respondent"),
     PartyRole.third_party: N_("Third party"),
+}
+PARTY_KIND_LABELS = {
+    PartyKind.person: N_("Person"),
+    PartyKind.organisation: N_("Organisation"),
+}
+STAFF_ROLE_LABELS = {
+    Role.admin: N_("Administrator"),
+    Role.mediator: N_("Mediator"),
+    Role.judge: N_("Judge"),
+    Role.clerk: N_("Clerk"),
+}
+# What invitation_state() answers.
+INVITATION_STATE_LABELS = {
+    "active": N_("Active"),
+    "expired": N_("Expired"),
+    "revoked": N_("Revoked"),
 }
 
 

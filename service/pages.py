@@ -35,6 +35,7 @@ from service.clock import now
 from service.db import SessionDep
 from service.domain import Audience, CaseViewer, Domain
 from service.errors import MediationError
+from service.history import case_history
 from service.i18n import HTML_LANG, LANGUAGES, gettext, translations
 from service.models import Case, DisputeType, Party, PartyKind, PartyRole, Role
 from service.personal import mask_id_number
@@ -144,7 +145,6 @@ def render(
         viewer=viewer,
         csrf=viewer.csrf if viewer else "",
         local_time=local_time,
-        action_labels=request.app.state.action_labels,
         language=language,
         html_lang=HTML_LANG[language],
         languages=LANGUAGES,
@@ -152,6 +152,9 @@ def render(
         status_labels=cases.STATUS_LABELS,
         dispute_labels=cases.DISPUTE_LABELS,
         role_labels=cases.PARTY_ROLE_LABELS,
+        party_kind_labels=cases.PARTY_KIND_LABELS,
+        staff_role_labels=cases.STAFF_ROLE_LABELS,
+        invitation_labels=cases.INVITATION_STATE_LABELS,
         _=_,
         **context,
     )
@@ -279,14 +282,15 @@ async def _case_context(session: SessionDep, case: Case) -> dict[str, Any]:
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(request: Request, case: MediatorCase, session: SessionDep) -> Response:
     invitations = await cases.list_invitations(session, case=case)
-    events = await cases.case_events(session, case=case)
+    labels = request.app.state.action_labels
+    events = await case_history(session, case=case, action_labels=labels)
     return render(
         request,
         "case.html",
         ended=cases.is_ended(case),
         invitations=invitations,
         invitation_state=cases.invitation_state,
-        events=[(e, json.loads(e.data)) for e in events],
+        events=events,
         sections=await case_sections(request, session, case, CaseViewer(Audience.staff)),
         transitions=cases.mediator_moves(case),
         **await _case_context(session, case),

@@ -12,8 +12,14 @@ the catalogue must hold no fuzzy entries and no msgids the source no longer uses
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import string
 from collections import Counter
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -22,8 +28,23 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, unescape
 
+from rooms.models import ConsentKind, RoomKind, RoomStatus
+from rooms.pages import CONSENT_LABELS, ROOM_KIND_LABELS, ROOM_STATUS_LABELS
 from rooms.strings import ROOM_SCRIPT_STRINGS
-from service import i18n
+from service import cases, i18n
+from service.app import default_domains
+from service.history import ACTOR_LABELS
+from service.models import (
+    CaseStatus,
+    CommitteeLevel,
+    DisputeType,
+    Industry,
+    Invitation,
+    OrgKind,
+    PartyKind,
+    PartyRole,
+    Role,
+)
 from service.pages import SCRIPT_STRINGS
 from service.router import REFUSALS
 
@@ -217,12 +238,23 @@ def test_translations_format_with_their_parameters() -> None:
         text.format(**params)  # no stray braces that str.format would choke on
 
 
+def words_of(msgid: str) -> str:
+    """The msgid without its placeholders: what there is to translate."""
+    return "".join(literal for literal, _, _, _ in string.Formatter().parse(msgid))
+
+
 def test_translations_are_chinese() -> None:
-    """Each translation differs from its msgid and holds CJK (none was left in English)."""
+    """Each translation differs from its msgid and holds CJK (none was left in English).
+    A msgid with no words, only placeholders and punctuation ("{name} ({role})"), needs
+    Chinese punctuation rather than words."""
     untranslated = [
         msgid
         for msgid, text in entries().items()
-        if text == msgid or not any("\u4e00" <= ch <= "\u9fff" for ch in text)
+        if text == msgid
+        or (
+            any("a" <= ch.lower() <= "z" for ch in words_of(msgid))
+            and not any("\u4e00" <= ch <= "\u9fff" for ch in text)
+        )
     ]
     assert not untranslated, untranslated
 
@@ -244,6 +276,170 @@ def test_no_duplicate_msgids() -> None:
     duplicates = [m for m, n in Counter(m for m, _ in raw_entries()).items() if n > 1]
     assert not duplicates, duplicates
     assert len(raw_entries()) == len(entries()) + 1  # plus the header
+
+
+# -- values shown from enums and codes -----------------------------------------------------
+
+# Every StrEnum a page shows, with the labels it is shown through. A page renders
+# _(labels[value]), never the value: the value is a code, English to a person.
+SHOWN_ENUMS: list[tuple[type[StrEnum], Mapping[str, str]]] = [
+    (CaseStatus, cases.STATUS_LABELS),
+    (DisputeType, cases.DISPUTE_LABELS),
+    (PartyRole, cases.PARTY_ROLE_LABELS),
+    (PartyKind, cases.PARTY_KIND_LABELS),
+    (Role, cases.STAFF_ROLE_LABELS),
+    (RoomStatus, ROOM_STATUS_LABELS),
+    (RoomKind, ROOM_KIND_LABELS),
+    (ConsentKind, CONSENT_LABELS),
+]
+# Enums no page shows yet (no page lists organisations). The page that first shows one
+# needs a labels dict, and the enum moves to SHOWN_ENUMS.
+NOT_SHOWN: set[type[StrEnum]] = {OrgKind, CommitteeLevel, Industry}
+MODEL_MODULES = ("service.models", "rooms.models")
+# Actions whose data names the state they moved something to ("to"): the case history
+# shows that state too, labelled under "<action>/<state>".
+STATE_CHANGES: dict[str, type[StrEnum]] = {
+    "case.status_changed": CaseStatus,
+    "room.status_changed": RoomStatus,
+}
+# Actions built at run time (f"consent.{kind}"): the enum they are built from.
+BUILT_ACTIONS: dict[str, type[StrEnum]] = {"consent.{}": ConsentKind}
+
+
+def model_enums() -> set[type[StrEnum]]:
+    found = set()
+    for name in MODEL_MODULES:
+        module = importlib.import_module(name)
+        for _, value in inspect.getmembers(module, inspect.isclass):
+            if issubclass(value, StrEnum) and value.__module__ == name:
+                found.add(value)
+    return found
+
+
+def action_labels() -> dict[str, str]:
+    """As the app merges them (service/app.py): service's and every domain's."""
+    return {
+        **cases.ACTION_LABELS,
+        **{k: v for d in default_domains() for k, v in d.action_labels.items()},
+    }
+
+
+def translated(msgid: str) -> bool:
+    text = entries().get(msgid, "")
+    return text != msgid and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_every_enum_of_the_models_is_accounted_for() -> None:
+    """A new enum (or one moved between modules) is either labelled or known not shown."""
+    shown = {enum for enum, _ in SHOWN_ENUMS}
+    assert not shown & NOT_SHOWN
+    assert model_enums() == shown | NOT_SHOWN, "list the new enum in SHOWN_ENUMS or NOT_SHOWN"
+
+
+@pytest.mark.parametrize(("enum", "labels"), SHOWN_ENUMS, ids=lambda v: getattr(v, "__name__", ""))
+def test_every_member_shown_has_a_chinese_label(
+    enum: type[StrEnum], labels: Mapping[str, str]
+) -> None:
+    assert set(labels) == set(enum), f"{enum.__name__}: labels for exactly its members"
+    missing = {member.value: labels[member] for member in enum if not translated(labels[member])}
+    assert not missing, f"{enum.__name__}: labels not in the catalogue in Chinese: {missing}"
+
+
+def test_every_invitation_state_has_a_chinese_label() -> None:
+    at = datetime(2026, 12, 3, tzinfo=UTC)
+    later, earlier = at + timedelta(days=1), at - timedelta(days=1)
+    states = {
+        cases.invitation_state(Invitation(expires_at=later), at),
+        cases.invitation_state(Invitation(expires_at=earlier), at),
+        cases.invitation_state(Invitation(expires_at=later, revoked_at=earlier), at),
+    }
+    assert states == set(cases.INVITATION_STATE_LABELS)
+    assert all(translated(m) for m in cases.INVITATION_STATE_LABELS.values())
+
+
+def _calls(name: str) -> Iterator[tuple[str, ast.Call]]:
+    """Every call of a function or method called ``name`` in the packages' code."""
+    for package in PACKAGES:
+        for path in sorted(package.rglob("*.py")):
+            if "locale" in path.parts:
+                continue
+            where = str(path.relative_to(ROOT))
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if called == name:
+                    yield f"{where}:{node.lineno}", node
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def recorded_case_actions() -> dict[str, str]:
+    """Each audit action written with a case (so shown in its history) -> where. An action
+    built at run time appears as its pattern, e.g. "consent.{}"."""
+    found: dict[str, str] = {}
+    for where, call in _calls("record"):
+        action, case_id = _keyword(call, "action"), _keyword(call, "case_id")
+        if action is None or case_id is None:
+            continue  # not an audit record, or one with no case: no case page shows it
+        if isinstance(action, ast.Constant) and isinstance(action.value, str):
+            found[action.value] = where
+        elif isinstance(action, ast.JoinedStr):
+            pattern = "".join(
+                str(part.value) if isinstance(part, ast.Constant) else "{}"
+                for part in action.values
+            )
+            found[pattern] = where
+        else:
+            pytest.fail(f"{where}: an audit action that is neither a literal nor an f-string")
+        data = _keyword(call, "data")
+        moves = isinstance(data, ast.Dict) and any(
+            isinstance(k, ast.Constant) and k.value == "to" for k in data.keys
+        )
+        if moves and isinstance(action, ast.Constant):
+            assert action.value in STATE_CHANGES, f"{where}: list {action.value} in STATE_CHANGES"
+    return found
+
+
+def test_the_extraction_of_actions_sees_them_all() -> None:
+    actions = recorded_case_actions()
+    assert {"case.created", "case.status_changed", "invitation.refused"} <= set(actions)
+    assert {"room.created", "room.status_changed", "consent.{}"} <= set(actions)
+
+
+def test_every_action_in_a_case_history_has_a_chinese_label() -> None:
+    labels = action_labels()
+    wanted: dict[str, str] = {}
+    for action, where in recorded_case_actions().items():
+        if "{}" in action:
+            assert action in BUILT_ACTIONS, f"{where}: list {action!r} in BUILT_ACTIONS"
+            for member in BUILT_ACTIONS[action]:
+                wanted[action.replace("{}", member.value)] = where
+        else:
+            wanted[action] = where
+    for action, enum in STATE_CHANGES.items():
+        for member in enum:
+            wanted[f"{action}/{member.value}"] = f"the state {action} moved to"
+    missing = {a: w for a, w in wanted.items() if a not in labels}
+    assert not missing, f"audit actions with no label: {missing}"
+    untranslated = {a: labels[a] for a in wanted if not translated(labels[a])}
+    assert not untranslated, untranslated
+
+
+def test_every_kind_of_actor_in_a_case_history_has_a_chinese_label() -> None:
+    """People (staff, parties) are shown by name and role; every other kind of actor by a
+    label: the system, the command line, a visitor who was not signed in."""
+    kinds = set()
+    for where, call in _calls("Actor"):
+        first = call.args[0] if call.args else None
+        assert isinstance(first, ast.Constant), f"{where}: an actor kind that is not a literal"
+        kinds.add(first.value)
+    assert {"system", "cli", "anonymous", "user", "party"} <= kinds
+    assert kinds - {"user", "party"} <= set(ACTOR_LABELS), kinds
+    assert all(translated(m) for m in ACTOR_LABELS.values())
 
 
 # -- the running translation function --------------------------------------------------------
