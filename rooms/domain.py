@@ -30,8 +30,10 @@ def _starter(host_rules: Mapping[str, HostRule]) -> Hook:
                 workdir=settings.data_dir / "recording-tmp",
                 segment_seconds=settings.rtc.recording_segment_seconds,
                 host_rules=host_rules,
+                idle_seconds=settings.rtc.room_idle_minutes * 60,
             )
         )
+        await app.state.rooms.adopt_open()
 
     return start
 

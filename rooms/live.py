@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from rooms import commands, forwarding, negotiation, recorders, signaling
+from rooms import commands, ending, forwarding, negotiation, recorders, signaling
 from rooms import service as rooms_service
 from rooms.journal import Journal
 from rooms.models import ConsentKind, Room, RoomStatus
@@ -37,7 +37,12 @@ RECONNECT_GRACE = 20.0  # seconds a dropped participant keeps their place (and a
 
 
 class LiveRoom:
-    def __init__(self, room: Room, services: RoomServices) -> None:
+    def __init__(
+        self,
+        room: Room,
+        services: RoomServices,
+        on_idle: Callable[[LiveRoom], None] = lambda _room: None,
+    ) -> None:
         self.room_id = room.id or 0
         self.case_id = room.case_id
         self.kind = room.kind
@@ -56,6 +61,9 @@ class LiveRoom:
         self.closed = False
         self.lock = asyncio.Lock()
         self.tasks = RoomTasks(self.room_id)
+        # Runs while nobody is in the room (rooms/ending.py); the registry closes it if it
+        # runs out (``on_idle``) and starts it when the room comes to life.
+        self.idle = ending.IdleTimer(services.idle_seconds, lambda: on_idle(self))
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -215,6 +223,7 @@ class LiveRoom:
             if self.closed:
                 await transport.send_text(signaling.out("closed", reason="closed"))
                 raise Conflict("This meeting has ended.")
+            self.idle.cancel()
             warm: Peer | None = None
             if standby is not None and standby in self.standbys:
                 self.standbys.remove(standby)
@@ -309,6 +318,8 @@ class LiveRoom:
     async def remove(self, journal: Journal, p: Participant, to: Stage) -> None:
         """Out of the meeting: ``to`` removed (by the host) or gone (left, timed out)."""
         self.participants.pop(p.id, None)
+        if not self.participants:
+            self.idle.arm()
         move(p, to)
         await negotiation.drop_peer(self, journal, p, leaving=True)
         why = "removed" if to == Stage.removed else "left"
@@ -381,24 +392,5 @@ class LiveRoom:
         ``target``: the session of the request that closes the room, which commits what the
         room writes on the way out (the recordings' ends)."""
         async with self.operation(target) as journal:
-            if self.closed:
-                return
-            self.closed = True
-            for pid in list(self.recorders):
-                await recorders.stop_recorder(self, journal, pid)
-            everyone = [*self.participants.values(), *self.standbys]
-            self.participants.clear()
-            self.standbys = []
-            for p in everyone:
-                move(p, Stage.gone)
-                if p.answer_timer is not None:
-                    p.answer_timer.cancel()
-                peer, p.peer = p.peer, None
-                if peer is not None:
-                    await peer.close()
-                if p.transport is not None:
-                    transport, p.transport = p.transport, None
-                    with contextlib.suppress(Exception):  # a socket already gone
-                        await transport.send_text(signaling.out("closed", reason=reason))
-                        await transport.close(1000)
+            await ending.shut(self, journal, reason)
         self.tasks.cancel_all()

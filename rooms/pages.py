@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import Request
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from rooms import service as rooms_service
-from rooms.models import ConsentKind, RoomStatus
+from rooms.models import ConsentKind, Room, RoomKind, RoomStatus
 from service import cases
+from service.clock import now
 from service.domain import Audience, CaseViewer
 from service.i18n import N_
 from service.models import Case, Party
@@ -33,9 +36,17 @@ async def case_section(
     request: Request, session: AsyncSession, case: Case, viewer: CaseViewer
 ) -> Markup | None:
     rooms = await rooms_service.rooms_of_case(session, case_id=case.id or 0)
+    # The meeting of the case, scheduled or open (at most one: rooms_service.create_room);
+    # while there is one, the page leads into it rather than offering to open another.
+    live = next((r for r in reversed(rooms) if meeting(r)), None)
     if viewer.audience == Audience.party:
-        waiting = [r for r in rooms if r.status != RoomStatus.closed]
-        return fragment(request, "rooms/party_rooms.html", room=waiting[-1] if waiting else None)
+        return fragment(
+            request,
+            "rooms/party_rooms.html",
+            room=live,
+            next_at=next_session(live) if live else None,
+            had_rooms=bool(rooms),
+        )
     if viewer.audience != Audience.staff:
         return None  # judges see rooms through the confirmation domain's section
     ledger = await rooms_service.consents_of_case(session, case_id=case.id or 0)
@@ -53,8 +64,27 @@ async def case_section(
         ledger=ledger,
         names=names,
         consent_labels=CONSENT_LABELS,
-        can_open=not cases.is_ended(case),
+        live=live,
+        next_at=next_session(live) if live else None,
+        can_open=live is None and not cases.is_ended(case),
+        # A case whose meetings have all ended: the next one is a new session.
+        new_session=any(r.kind == RoomKind.mediation for r in rooms),
     )
+
+
+def meeting(room: Room) -> bool:
+    """Whether ``room`` is the case's mediation meeting, scheduled or on."""
+    return room.kind == RoomKind.mediation and room.status in rooms_service.LIVE
+
+
+def next_session(room: Room) -> datetime | None:
+    """When a meeting not yet started is set for, while that time is ahead."""
+    # The time is set with the room (rooms/schedule.py, migration 0005); a room without one
+    # starts when its host joins.
+    when: datetime | None = getattr(room, "scheduled_for", None)
+    if room.status == RoomStatus.scheduled and when is not None and when > now():
+        return when
+    return None
 
 
 async def party_landing(session: AsyncSession, party: Party) -> str | None:
@@ -63,4 +93,5 @@ async def party_landing(session: AsyncSession, party: Party) -> str | None:
     party on a slow phone a second or more)."""
     rooms = await rooms_service.rooms_of_case(session, case_id=party.case_id)
     live = [r for r in rooms if r.status == RoomStatus.open]
+    # Otherwise the case page, which says when the next meeting is, if one is set.
     return f"/rooms/{live[-1].id}" if live else None

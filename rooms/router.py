@@ -157,15 +157,13 @@ async def close_room(access: HostedRoom, session: SessionDep, request: Request) 
     room_id = access.room.id or 0
     await release(session)
     await registry_of(request.app).close(room_id, "closed", target=session)
-    # Read again inside the writing transaction: another close may have come first.
-    room = await rooms_service.get_room(session, room_id, for_update=True)
-    if room.status != RoomStatus.closed:
-        await rooms_service.set_status(
-            session, room=room, to=RoomStatus.closed, actor=access.identity.actor
-        )
-        await rooms_service.log_event(
-            session, room_id=room_id, kind="close", actor=access.identity.participant_id
-        )
+    room = await rooms_service.close_room(
+        session,
+        room_id=room_id,
+        actor=access.identity.actor,
+        reason="host",
+        participant=access.identity.participant_id,
+    )
     return room_out(room, settings_of(request).public_url)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,15 +24,25 @@ from rooms.models import (
     RoomStatus,
 )
 from service import audit
-from service.cases import ENDED, STATUS_LABELS
+from service.cases import ENDED
+from service.cases import STATUS_LABELS as CASE_STATUS_LABELS
 from service.clock import now
-from service.errors import InvalidTransition, NotFound
+from service.errors import Conflict, InvalidTransition, NotFound
+from service.i18n import N_
 from service.models import Case, CaseStatus
 
 ROOM_TRANSITIONS = {
     RoomStatus.scheduled: frozenset({RoomStatus.open, RoomStatus.closed}),
     RoomStatus.open: frozenset({RoomStatus.closed}),
     RoomStatus.closed: frozenset(),
+}
+
+
+LIVE = (RoomStatus.scheduled, RoomStatus.open)
+STATUS_LABELS = {
+    RoomStatus.scheduled: N_("Not started"),
+    RoomStatus.open: N_("In progress"),
+    RoomStatus.closed: N_("Ended"),
 }
 
 
@@ -44,15 +55,30 @@ async def create_room(
     created_by: int,
     actor: audit.Actor,
 ) -> Room:
+    """A new room of the case, refused (409, naming the room) while the case has a live one
+    of the same kind: the parties' links lead into one room, and the mediator must be there."""
     if CaseStatus(case.status) in ENDED:
         raise InvalidTransition(
             "A case in state '{state}' ({state_label}) takes no new rooms.",
             state=case.status,
-            state_label=STATUS_LABELS[CaseStatus(case.status)],
+            state_label=CASE_STATUS_LABELS[CaseStatus(case.status)],
         )
+    earlier = await live_room(session, case_id=case.id or 0, kind=kind)
+    if earlier is not None:
+        raise already_live(earlier)
     room = Room(case_id=case.id or 0, kind=kind, auto_admit=auto_admit, created_by=created_by)
-    session.add(room)
-    await session.flush()
+    try:
+        # A savepoint, so that the request can still read the winner after losing the race.
+        async with session.begin_nested():
+            session.add(room)
+            await session.flush()
+    except IntegrityError:
+        # Another request opened one between the check and the insert; the partial unique
+        # index (migration 0004) refused this one.
+        earlier = await live_room(session, case_id=case.id or 0, kind=kind)
+        if earlier is None:
+            raise  # some other constraint: not ours to explain away
+        raise already_live(earlier) from None
     await audit.record(
         session,
         actor=actor,
@@ -61,6 +87,29 @@ async def create_room(
         data={"room_id": room.id, "kind": kind},
     )
     return room
+
+
+def already_live(room: Room) -> Conflict:
+    """The 409 for a second live room: names the room in the message and in Location."""
+    refused = Conflict(
+        "This case already has a video room that is {status_label}: room {room_id}."
+        " Enter it, or close it before opening another.",
+        status_label=STATUS_LABELS[RoomStatus(room.status)],
+        room_id=room.id,
+    )
+    refused.headers["Location"] = f"/rooms/{room.id}"
+    return refused
+
+
+async def live_room(session: AsyncSession, *, case_id: int, kind: str) -> Room | None:
+    """The case's scheduled or open room of this kind (there is at most one)."""
+    rows = await session.exec(
+        select(Room)
+        .where(Room.case_id == case_id, Room.kind == kind, col(Room.status).in_(LIVE))
+        .order_by(col(Room.id).desc())
+        .execution_options(populate_existing=True)
+    )
+    return rows.first()
 
 
 async def get_room(session: AsyncSession, room_id: int, *, for_update: bool = False) -> Room:
@@ -80,9 +129,15 @@ async def rooms_of_case(session: AsyncSession, *, case_id: int) -> list[Room]:
 
 
 async def set_status(
-    session: AsyncSession, *, room: Room, to: RoomStatus, actor: audit.Actor
+    session: AsyncSession,
+    *,
+    room: Room,
+    to: RoomStatus,
+    actor: audit.Actor,
+    reason: str | None = None,
 ) -> Room:
-    """The room state machine: scheduled -> open -> closed (or scheduled -> closed)."""
+    """The room state machine: scheduled -> open -> closed (or scheduled -> closed).
+    ``reason``: why, for the audit chain (a room closed for being idle, say)."""
     current = RoomStatus(room.status)
     if to not in ROOM_TRANSITIONS[current]:
         raise InvalidTransition(
@@ -95,13 +150,34 @@ async def set_status(
         room.closed_at = now()
     session.add(room)
     await session.flush()
+    data: dict[str, Any] = {"room_id": room.id, "from": current, "to": to}
+    if reason is not None:
+        data["reason"] = reason
     await audit.record(
-        session,
-        actor=actor,
-        action="room.status_changed",
-        case_id=room.case_id,
-        data={"room_id": room.id, "from": current, "to": to},
+        session, actor=actor, action="room.status_changed", case_id=room.case_id, data=data
     )
+    return room
+
+
+async def close_room(
+    session: AsyncSession,
+    *,
+    room_id: int,
+    actor: audit.Actor,
+    reason: str,
+    participant: str | None = None,
+) -> Room:
+    """The room's closing on record: its status (and the audit chain) and its own log, with
+    ``reason`` ("host": the host closed it; "idle": nobody was in it). Idempotent: a room
+    already closed (another close came first) is left as it is. ``participant``: the host
+    who closed it, as the room's log names people."""
+    # Read again inside the writing transaction, locked: another close may have come first.
+    room = await get_room(session, room_id, for_update=True)
+    if room.status != RoomStatus.closed:
+        await set_status(session, room=room, to=RoomStatus.closed, actor=actor, reason=reason)
+        await log_event(
+            session, room_id=room_id, kind="close", actor=participant, data={"reason": reason}
+        )
     return room
 
 

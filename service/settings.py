@@ -29,6 +29,9 @@ class RtcSettings(BaseModel):
     # interface's. A server with several interfaces names the one browsers can reach; the
     # tests and benchmarks use 127.0.0.1, so that no media leaves the machine.
     host_addresses: list[str] = Field(default_factory=list)
+    # A room nobody has been in for this long closes itself (MEDIATION_RTC__ROOM_IDLE_MINUTES):
+    # otherwise it stays "in progress" and parties' links keep leading into an empty room.
+    room_idle_minutes: float = Field(default=30.0, gt=0)
 
 
 class AuthSettings(BaseModel):

@@ -11,7 +11,9 @@ see the other transaction). Both PostgreSQL and SQLite have partial indexes.
 A database made before this revision may already hold two live rooms of one case (the bug
 this fixes). The index cannot be built over them, so every live room but the newest of its
 case and kind is closed first, with a room event saying why: those are the rooms parties
-and mediators were waiting in apart, and the newest is the one the case page will offer.
+and mediators were waiting in apart, and the newest is the one the case page will offer. The
+audit chain is not written here (its links are made by the service, hashed in order); the
+room events record the closing.
 """
 
 from collections.abc import Sequence
@@ -41,7 +43,7 @@ def upgrade() -> None:
         bind.execute(
             sa.text(
                 "INSERT INTO room_event (room_id, at, kind, data)"
-                " VALUES (:room_id, CURRENT_TIMESTAMP, 'room_closed',"
+                " VALUES (:room_id, CURRENT_TIMESTAMP, 'close',"
                 " '{\"reason\": \"superseded\"}')"
             ),
             {"room_id": room_id},

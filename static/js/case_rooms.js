@@ -2,7 +2,8 @@ import { api, toast } from "./api.js";
 
 const section = document.getElementById("rooms");
 document.getElementById("open-room")?.addEventListener("click", async (event) => {
-  event.currentTarget.disabled = true;
+  const button = event.currentTarget; // (null once the handler has awaited)
+  button.disabled = true;
   try {
     const room = await api("POST", `/api/cases/${section.dataset.caseId}/rooms`, {
       kind: "mediation",
@@ -10,7 +11,10 @@ document.getElementById("open-room")?.addEventListener("click", async (event) =>
     });
     window.location.assign(`/rooms/${room.id}`);
   } catch (err) {
+    // 409: the case has a meeting already (opened meanwhile, say in another tab); the page,
+    // reloaded, offers to enter it.
+    if (err.status === 409) return window.location.reload();
     toast(err.message);
-    event.currentTarget.disabled = false;
+    button.disabled = false;
   }
 });
