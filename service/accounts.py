@@ -99,20 +99,7 @@ async def create_organisation(
             raise Invalid("A court needs a region code such as 晋0403.", field="region_code")
         if level is not None or industry is not None:
             raise Invalid("Courts have no committee level.", field="level")
-    short_name = (short_name or "").strip() or default_short_name(kind, name)
-    if not short_name or len(short_name) > 60:
-        raise Invalid(
-            "Give a short name (at most 60 characters) to use in case numbers.",
-            field="short_name",
-        )
-    # Case numbers carry the short name, so two organisations may not share one.
-    taken = select(Organisation.id).where(Organisation.short_name == short_name)
-    if (await session.exec(taken)).first():
-        raise Conflict(
-            "Another organisation already uses the short name '{short_name}'; give this one"
-            " a short name of its own.",
-            short_name=short_name,
-        )
+    short_name = await _free_short_name(session, short_name or default_short_name(kind, name))
     if parent_id is not None:
         parent = await session.get(Organisation, parent_id)
         if parent is None:
@@ -140,6 +127,50 @@ async def create_organisation(
             "short_name": short_name,
             "kind": kind,
         },
+    )
+    return org
+
+
+async def _free_short_name(
+    session: AsyncSession, short_name: str, *, keep: int | None = None
+) -> str:
+    short_name = short_name.strip()
+    if not short_name or len(short_name) > 60:
+        raise Invalid(
+            "Give a short name (at most 60 characters) to use in case numbers.",
+            field="short_name",
+        )
+    # Case numbers carry the short name, so two organisations may not share one.
+    taken = select(Organisation.id).where(Organisation.short_name == short_name)
+    if keep is not None:
+        taken = taken.where(Organisation.id != keep)
+    if (await session.exec(taken)).first():
+        raise Conflict(
+            "Another organisation already uses the short name '{short_name}'; give this one"
+            " a short name of its own.",
+            short_name=short_name,
+        )
+    return short_name
+
+
+async def set_short_name(
+    session: AsyncSession, *, actor: audit.Actor, org_id: int, short_name: str
+) -> Organisation:
+    """A new 简称 for the case numbers given from now on; numbers already given stay as they
+    are (they are legal references). An install upgraded from full-name numbering uses this
+    to move to short numbers."""
+    org = await session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("No such organisation.")
+    before = org.short_name
+    org.short_name = await _free_short_name(session, short_name, keep=org_id)
+    session.add(org)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="organisation.short_name_changed",
+        data={"organisation_id": org.id, "from": before, "to": org.short_name},
     )
     return org
 

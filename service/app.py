@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from rooms.domain import domain as rooms_domain
 from service import apidocs, cases, logs, openapi, pages, security
@@ -48,7 +48,7 @@ _VALIDATION_MESSAGES = {
     "too_long": N_("At most {max_length} items are allowed."),
     "greater_than_equal": N_("Must be at least {ge}."),
     "less_than_equal": N_("Must be at most {le}."),
-    # Issue 11, input: control characters, strict scalars, shapes (service/schemas.py).
+    # Control characters, strict scalars and shapes (the types in service/schemas.py).
     "line_control_character": N_(
         "One line of text is needed here: no line breaks, tabs or other control characters."
     ),
@@ -92,6 +92,17 @@ async def shut_down_domains(app: Any) -> None:
             )
 
 
+def _internal_error(request: Request) -> Response:
+    language = getattr(request.state, "language", "zh_Hans")
+    message = gettext(language, "Something went wrong. Please try again.")
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": message}, status_code=500)
+    return HTMLResponse(
+        f'<!doctype html><meta charset="utf-8"><title>500</title><p>{message}</p>',
+        status_code=500,
+    )
+
+
 class Server(uvicorn.Server):
     """uvicorn, letting the domains end their live work first on shutdown.
 
@@ -110,7 +121,7 @@ class Server(uvicorn.Server):
 def create_app(settings: Settings | None = None, domains: list[Domain] | None = None) -> FastAPI:
     settings = settings or get_settings()
     domains = default_domains() if domains is None else domains
-    check_domains(domains)
+    check_domains(domains, service_actions=cases.ACTION_LABELS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -171,13 +182,20 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
             request.query_params.get("lang"), request.cookies.get("lang")
         )
         started = time.perf_counter()
+        # Join tokens are credentials: never in a log line.
+        shown = "/join/…" if request.url.path.startswith("/join/") else request.url.path
         try:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:
+                # Logged here with its traceback and request id, then answered like any other
+                # error, so that a 500 too has its one request line and its security headers.
+                log.exception("unhandled error in %s %s", request.method, shown)
+                response = _internal_error(request)
             log.info(
                 "%s %s %s",
                 request.method,
-                # Join tokens are credentials: never in a log line.
-                "/join/…" if request.url.path.startswith("/join/") else request.url.path,
+                shown,
                 response.status_code,
                 extra={"ms": round((time.perf_counter() - started) * 1000, 1)},
             )

@@ -7,7 +7,7 @@ in ``service/`` changes. The hooks here are the only ways service/ calls into a 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -64,10 +64,11 @@ class Domain:
     shutdown: Hook | None = None
 
 
-def check_domains(domains: list[Domain]) -> None:
-    """Refuse a list in which two domains would shadow each other's templates or labels."""
+def check_domains(domains: list[Domain], *, service_actions: Iterable[str] = ()) -> None:
+    """Refuse a list in which two domains would shadow each other's templates or labels, or
+    a domain would relabel one of service/'s own audit actions."""
     seen: set[str] = set()
-    labels: dict[str, str] = {}
+    labels: dict[str, str] = dict.fromkeys(service_actions, "service")
     for domain in domains:
         if domain.name in seen or not domain.name.isidentifier():
             raise ValueError(f"domain name {domain.name!r} is taken or not an identifier")

@@ -1,8 +1,9 @@
 """Typed query-string dependencies, shared by the JSON API and the pages.
 
 A page's filter form sends empty fields for "any", so an empty value means "not given";
-anything else out of range is refused the same way on both (422 for the API, an error page
-for a page).
+anything else out of range (a control character in the search text included: PostgreSQL
+cannot hold NUL) is refused the same way on both (422 for the API, an error page for a
+page).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi import Depends, Query
 from pydantic import BeforeValidator
 
 from service.models import CaseStatus, DisputeType
+from service.schemas import SearchText
 
 
 def _blank_is_none(value: Any) -> Any:
@@ -35,7 +37,7 @@ class CaseFilters:
 async def _case_filters(
     status: Annotated[CaseStatus | None, Blank, Query()] = None,
     dispute_type: Annotated[DisputeType | None, Blank, Query()] = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[SearchText | None, Query()] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> CaseFilters:

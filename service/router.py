@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -30,7 +29,8 @@ from service.cases import NewParty
 from service.db import SessionDep
 from service.errors import Forbidden
 from service.i18n import gettext
-from service.models import Case, CaseStatus, DisputeType, Invitation, Party, Role, User
+from service.models import Case, CaseStatus, Invitation, Party, Role, User
+from service.queries import CaseQuery
 from service.schemas import (
     AuditEventOut,
     CaseIn,
@@ -48,7 +48,6 @@ from service.schemas import (
     PartyLoginOut,
     PartyOut,
     PartyTokenIn,
-    SearchText,
     StatusChangeIn,
     UserIn,
     UserOut,
@@ -260,13 +259,7 @@ async def create_case(body: CaseIn, mediator: CurrentMediator, session: SessionD
 
 @router.get("/cases", response_model=CasePage, tags=["cases"])
 async def list_cases(
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    status: CaseStatus | None = None,
-    dispute_type: DisputeType | None = None,
-    q: Annotated[SearchText | None, Query()] = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    principal: CurrentPrincipal, session: SessionDep, filters: CaseQuery
 ) -> CasePage:
     if isinstance(principal, PartyPrincipal):
         scope = {"case_id": principal.case.id}
@@ -277,11 +270,11 @@ async def list_cases(
     rows, total = await cases.list_cases(
         session,
         **scope,
-        status=status,
-        dispute_type=dispute_type,
-        query=q,
-        page=page,
-        per_page=per_page,
+        status=filters.status,
+        dispute_type=filters.dispute_type,
+        query=filters.q,
+        page=filters.page,
+        per_page=filters.per_page,
     )
     grouped = await cases.parties_of(session, [c.id for c in rows if c.id is not None])
     return CasePage(
@@ -289,8 +282,8 @@ async def list_cases(
             case_out(c, grouped[c.id or 0], viewer_party_id=viewer_party(principal)) for c in rows
         ],
         total=total,
-        page=page,
-        per_page=per_page,
+        page=filters.page,
+        per_page=filters.per_page,
     )
 
 

@@ -223,15 +223,17 @@ class PartyOut(BaseModel):
     def _mask(cls, value: str | None) -> str | None:
         return mask_id_number(value)
 
-    # Contact details: what another party of the case never sees.
-    PRIVATE: ClassVar[frozenset[str]] = frozenset({"id_number", "phone", "address"})
+    # What another party of the case never sees: all but the name and role (API.md).
+    PRIVATE: ClassVar[frozenset[str]] = frozenset(
+        {"id_number", "phone", "address", "representative", "agent_name"}
+    )
 
     @classmethod
     def seen_by(cls, party: Party, *, viewer_party_id: int | None) -> PartyOut:
         """``party`` as the caller sees it, for the API and the pages alike. Staff (no
         viewer party) and the party themself see it all; another party of the case sees the
-        name and role but never the phone, address or ID number: in family and neighbour
-        disputes, where someone lives is not the other side's business."""
+        name and role only, never the phone, address, ID number or who acts for them: in
+        family and neighbour disputes, where someone lives is not the other side's business."""
         row = party.model_dump()
         if viewer_party_id is not None and party.id != viewer_party_id:
             row.update(dict.fromkeys(cls.PRIVATE))

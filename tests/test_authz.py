@@ -507,7 +507,7 @@ async def test_party_cookie_session_is_csrf_protected(
 
 def test_one_view_decides_what_of_a_party_the_caller_sees() -> None:
     """PartyOut.seen_by: staff and the party themself see it all; another party of the case
-    sees name and role, never ID number, phone or address."""
+    sees name and role only (API.md), never ID number, phone, address or who acts for them."""
     party = Party(
         id=7,
         case_id=1,
@@ -518,6 +518,7 @@ def test_one_view_decides_what_of_a_party_the_caller_sees() -> None:
         phone="13800000007",
         address="英雄中路2号",
         agent_name="赵律师",
+        representative="李总",
     )
     for viewer in (None, 7):
         seen = PartyOut.seen_by(party, viewer_party_id=viewer)
@@ -525,7 +526,9 @@ def test_one_view_decides_what_of_a_party_the_caller_sees() -> None:
         assert seen.id_number == mask_id_number(party.id_number)
     other = PartyOut.seen_by(party, viewer_party_id=8)
     assert (other.id_number, other.phone, other.address) == (None, None, None)
-    assert (other.name, other.role, other.agent_name) == ("李四", PartyRole.respondent, "赵律师")
+    assert (other.agent_name, other.representative) == (None, None)
+    assert (other.name, other.role) == ("李四", PartyRole.respondent)
+    assert PartyOut.seen_by(party, viewer_party_id=7).agent_name == "赵律师"
 
 
 async def test_the_api_and_the_party_page_show_the_other_side_alike(

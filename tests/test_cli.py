@@ -122,6 +122,23 @@ async def test_org_add_derives_a_short_name_from_a_full_name(target: Target) -> 
     assert court["short_name"] == "潞州法院"
 
 
+async def test_org_set_gives_an_upgraded_committee_a_short_name(target: Target) -> None:
+    """An install upgraded from full-name numbering moves to short numbers with org set."""
+    name = "长治市潞州区东街街道人民调解委员会"
+    org = await add_org(target, "--name", name, "--kind", "committee", "--level", "township")
+    result = await target.run("org", "set", str(org["id"]), "--short-name", "潞东")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["short_name"] == "潞东"
+    other = await add_org(target, "--name", "英雄中路社区调委会", "--kind", "committee",
+                          "--level", "village")  # fmt: skip
+    taken = await target.run("org", "set", str(other["id"]), "--short-name", "潞东")
+    assert taken.returncode != 0 and "潞东" in taken.stderr and "Traceback" not in taken.stderr
+    bad = await target.run("org", "set", str(other["id"]), "--short-name", "潞\x01东")
+    assert bad.returncode == 2 and "--short-name" in bad.stderr
+    missing = await target.run("org", "set", "999999", "--short-name", "新名")
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+
+
 async def test_org_add_refuses_control_characters_as_the_api_does(target: Target) -> None:
     result = await target.run(
         "org", "add", "--name", "东街\t调委会", "--kind", "committee", "--level", "township"

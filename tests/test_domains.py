@@ -50,6 +50,10 @@ class Toy:
         async def toy_api(case: MediatorCase) -> dict[str, Any]:
             return {"case": case.number}
 
+        @router.get("/api/toy/boom")
+        async def boom() -> None:
+            raise RuntimeError("a bug in a domain")
+
         @router.get("/toy/cases/{case_id}", response_class=HTMLResponse)
         async def toy_page(request: Request, case: MediatorCase) -> HTMLResponse:
             return pages.render(request, "toy/page.html", case=case)
@@ -179,6 +183,11 @@ def test_two_domains_may_not_share_a_name_or_an_audit_action() -> None:
         check_domains([rooms, Domain(name="rooms")])
     with pytest.raises(ValueError, match="labelled by two domains"):
         check_domains([rooms, Domain(name="other", action_labels={"room.created": "x"})])
+    with pytest.raises(ValueError, match="labelled by two domains"):
+        check_domains(
+            [Domain(name="other", action_labels={"case.created": "x"})],
+            service_actions=["case.created"],
+        )
 
 
 def test_no_file_in_service_names_a_domain_but_the_composition_root() -> None:
@@ -208,3 +217,18 @@ async def test_a_domain_gives_the_rooms_its_host_rule_at_composition_time(
     async with app.router.lifespan_context(app):
         rules = app.state.rooms.services.host_rules
         assert rules == {"mediation": MEDIATION_HOST, "confirmation": rule}
+
+
+async def test_a_bug_in_a_domain_is_logged_and_answered_with_the_usual_headers(
+    toy: tuple[Toy, FastAPI], toy_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="mediation.http"):
+        r = await toy_client.get("/api/toy/boom")
+    assert r.status_code == 500
+    assert r.json() == {"detail": "操作没有成功，请稍后再试。"}
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-request-id"]
+    failed = [rec for rec in caplog.records if rec.getMessage().startswith("unhandled error")]
+    assert failed and (failed[0].exc_info is not None or failed[0].exc_text)
+    lines = [rec.getMessage() for rec in caplog.records]
+    assert "GET /api/toy/boom 500" in lines  # the one request line, as for any answer

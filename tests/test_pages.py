@@ -51,3 +51,15 @@ async def test_a_party_page_without_the_party_session_says_how_to_get_in(
 ) -> None:
     r = await client.get("/my-case")
     assert r.status_code == 401 and "加入链接" in r.text  # not a redirect to the staff form
+
+
+async def test_a_control_character_in_the_search_is_refused_on_the_page_as_in_the_api(
+    client: httpx.AsyncClient, factory: Factory, world: Made
+) -> None:
+    """NUL cannot be stored or compared on PostgreSQL: it is refused before any query."""
+    headers = await factory.login(client, world.mediator)
+    page = await client.get("/cases", params={"q": "a\x00b"})
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+    api = await client.get("/api/cases", params={"q": "a\x00b"}, headers=headers)
+    assert api.status_code == 422
+    assert api.json()["detail"][0]["loc"] == ["query", "q"]
