@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from rooms import reminders
 from rooms.hosts import HostRule, default_host_rules
 from rooms.pages import ACTION_LABELS, case_section, party_landing
 from rooms.peers import use_host_addresses
@@ -34,6 +35,9 @@ def _starter(host_rules: Mapping[str, HostRule]) -> Hook:
             )
         )
         await app.state.rooms.adopt_open()
+        # Notices of meetings' times and reminders before them; its first look, right away,
+        # sends what fell due while the server was down (rooms/reminders.py).
+        reminders.start(app)
 
     return start
 
@@ -41,6 +45,7 @@ def _starter(host_rules: Mapping[str, HostRule]) -> Hook:
 async def _stop(app: FastAPI) -> None:
     """Every live room ends: peers, recorders (their last segments are stored), sockets.
     Idempotent: the server runs it before closing sockets and the lifespan again after."""
+    await reminders.stop(app)
     rooms = getattr(app.state, "rooms", None)
     if isinstance(rooms, RoomRegistry):
         await rooms.close_all()

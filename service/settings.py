@@ -43,6 +43,39 @@ class AuthSettings(BaseModel):
     failure_window_minutes: int = 15
 
 
+NotifyChannel = Literal["console"]  # email and SMS to come (service/notify.py, CHANNELS)
+
+
+def _console_only() -> list[NotifyChannel]:
+    return ["console"]
+
+
+class NotifySettings(BaseModel):
+    """Notifications (service/notify.py) and the rooms' reminders (rooms/reminders.py)."""
+
+    # Where notices go: "console" is a log line on logger "mediation.notify" (the default
+    # until email and SMS exist). A JSON list: MEDIATION_NOTIFY__CHANNELS='["console"]'.
+    channels: list[NotifyChannel] = Field(default_factory=_console_only, min_length=1)
+    # Reminders before a scheduled meeting, in minutes before its start (each once), besides
+    # the notice sent when its time is set: MEDIATION_NOTIFY__REMINDER_MINUTES='[60, 10]'.
+    reminder_minutes: list[int] = Field(default_factory=lambda: [60, 10], max_length=10)
+    # The reminders' task looks for due reminders at least this often (it also wakes when a
+    # time is set, and at the next reminder's due time).
+    poll_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
+
+    @field_validator("channels")
+    @classmethod
+    def _no_repeats(cls, value: list[NotifyChannel]) -> list[NotifyChannel]:
+        return list(dict.fromkeys(value))
+
+    @field_validator("reminder_minutes")
+    @classmethod
+    def _minutes(cls, value: list[int]) -> list[int]:
+        if any(m < 1 or m > 7 * 24 * 60 for m in value):
+            raise ValueError("each reminder is 1 to 10080 minutes (a week) before the start")
+        return sorted(set(value), reverse=True)
+
+
 class Settings(BaseSettings):
     """Everything the service reads from its environment.
 
@@ -65,6 +98,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     rtc: RtcSettings = Field(default_factory=RtcSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     # The signing key, read once (``secret()`` runs on every authenticated request).
     _secret: bytes | None = PrivateAttr(default=None)
