@@ -42,26 +42,33 @@ async def identity_for(
         if principal.case.id != room.case_id:
             raise NotFound("No such room.")
         party = principal.party
-        return Identity(
-            participant_id=f"party-{party.id}",
-            name=party.name,
-            role=party.role,
-            is_host=False,
-            party_id=party.id,
-            actor=principal.actor,
-        )
+        return _identity(principal, f"party-{party.id}", party.name, party.role, party_id=party.id)
     user = principal.user
     rule = rules.get(room.kind)
     if rule is None or user.role not in rule.roles:
         raise Forbidden("Your role may not do this.")  # (admins see no case content)
     if not await rule.hosts(session, user, room, case):
         raise NotFound("No such room.")
+    return _identity(principal, f"user-{user.id}", user.name, user.role, user_id=user.id)
+
+
+def _identity(
+    principal: Principal,
+    participant_id: str,
+    name: str,
+    role: str,
+    *,
+    party_id: int | None = None,
+    user_id: int | None = None,
+) -> Identity:
+    """A party enters as a party; staff only as the host."""
     return Identity(
-        participant_id=f"user-{user.id}",
-        name=user.name,
-        role=user.role,
-        is_host=True,
-        user_id=user.id,
+        participant_id=participant_id,
+        name=name,
+        role=role,
+        is_host=user_id is not None,
+        party_id=party_id,
+        user_id=user_id,
         actor=principal.actor,
     )
 

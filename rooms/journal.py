@@ -70,10 +70,7 @@ class Journal:
     async def commit(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         """Write everything in one unit of work of its own; raises (after on_abort) if any
         write or the commit fails."""
-        if self.outcome != Outcome.open:
-            raise JournalClosed(f"the journal is already {self.outcome}")
-        if not self._writes:
-            self._settle(Outcome.committed)
+        if self._nothing_to_write():
             return
         try:
             async with unit_of_work(sessionmaker) as session:
@@ -86,10 +83,7 @@ class Journal:
     async def apply_to(self, session: AsyncSession) -> None:
         """Write everything into ``session``'s transaction, which its owner (a request)
         commits or rolls back later; the callbacks follow that outcome."""
-        if self.outcome != Outcome.open:
-            raise JournalClosed(f"the journal is already {self.outcome}")
-        if not self._writes:
-            self._settle(Outcome.committed)
+        if self._nothing_to_write():
             return
         try:
             await self._apply(session)
@@ -105,6 +99,15 @@ class Journal:
         """The handler raised: nothing is written."""
         if self.outcome == Outcome.open:
             self._settle(Outcome.aborted)
+
+    def _nothing_to_write(self) -> bool:
+        """Refuse a journal already written or dropped; settle one with no writes at once."""
+        if self.outcome != Outcome.open:
+            raise JournalClosed(f"the journal is already {self.outcome}")
+        if not self._writes:
+            self._settle(Outcome.committed)
+            return True
+        return False
 
     async def _apply(self, session: AsyncSession) -> None:
         for write in self._writes:
