@@ -14,6 +14,7 @@ from rooms import forwarding, negotiation, signaling
 from rooms.journal import Journal
 from rooms.models import ConsentKind
 from rooms.participant import Consents, Participant, Stage, move
+from service.i18n import N_
 
 if TYPE_CHECKING:
     from rooms.live import LiveRoom
@@ -23,7 +24,7 @@ async def mute(room: LiveRoom, journal: Journal, p: Participant, m: signaling.Mu
     target = p
     if m.participant_id is not None and m.participant_id != p.id:
         if not p.identity.is_host:
-            raise signaling.BadMessage("Only the mediator may mute someone else.")
+            raise signaling.BadMessage(N_("Only the host of this meeting may do this."))
         target = room.participant(m.participant_id)
         if m.audio is not None:
             target.host_muted = m.audio
@@ -79,12 +80,28 @@ def consent(room: LiveRoom, journal: Journal, p: Participant, m: signaling.Conse
     journal.on_commit(recorded)
 
 
-async def admit(room: LiveRoom, journal: Journal, p: Participant, m: signaling.Admit) -> None:
+# Admitting and removing are recorded first and done once the record holds (after the
+# message's commit, in an operation of their own): neither can be taken back (the person has
+# seen the meeting, or has been told to go), and the record is what bars a removed person,
+# or stops barring them, in a live room made again later (LiveRoom.load).
+
+
+def admit(room: LiveRoom, journal: Journal, p: Participant, m: signaling.Admit) -> None:
     target = room.participant(m.participant_id)
-    room.barred.discard(target.id)  # the host's admission lifts a removal
     if target.admitted:
         return
     room.event(journal, "admit", participant=target.id, actor=p.id)
+
+    def recorded() -> None:
+        room.barred.discard(target.id)  # the host's admission lifts a removal
+        room.tasks.spawn(room.then(lambda: _let_in(room, target)), participant=target.id)
+
+    journal.on_commit(recorded)
+
+
+async def _let_in(room: LiveRoom, target: Participant) -> None:
+    if room.participants.get(target.id) is not target or target.admitted:
+        return  # gone meanwhile, or in already
     if target.stage == Stage.lobby_away:
         move(target, Stage.admitted_away)  # in, once their connection is back
     else:
@@ -95,14 +112,26 @@ async def admit(room: LiveRoom, journal: Journal, p: Participant, m: signaling.A
     await room.roster()
 
 
-async def remove(room: LiveRoom, journal: Journal, p: Participant, m: signaling.Remove) -> None:
+def remove(room: LiveRoom, journal: Journal, p: Participant, m: signaling.Remove) -> None:
     target = room.participant(m.participant_id)
     if target.identity.is_host:
-        raise signaling.BadMessage("The mediator cannot be removed.")
-    room.barred.add(target.id)  # until the host admits them again
-    await room.remove(journal, target, Stage.removed)
-    forwarding.apply_policy(room)
-    await room.roster()
+        raise signaling.BadMessage(N_("The host cannot be removed."))
+    room.event(journal, "remove", participant=target.id, actor=p.id)
+
+    def recorded() -> None:
+        room.barred.add(target.id)  # until the host admits them again
+        room.tasks.spawn(_put_out(room, target), participant=target.id)
+
+    journal.on_commit(recorded)
+
+
+async def _put_out(room: LiveRoom, target: Participant) -> None:
+    async with room.operation() as journal:
+        if room.closed or room.participants.get(target.id) is not target:
+            return  # left meanwhile: the bar holds all the same
+        await room.remove(journal, target, Stage.removed)
+        forwarding.apply_policy(room)
+        await room.roster()
 
 
 async def caucus(room: LiveRoom, journal: Journal, p: Participant, m: signaling.Caucus) -> None:
@@ -111,7 +140,7 @@ async def caucus(room: LiveRoom, journal: Journal, p: Participant, m: signaling.
     chosen = set(m.with_)
     for pid in chosen:
         if not room.participant(pid).admitted:
-            raise signaling.BadMessage("Only people in the meeting can join a caucus.")
+            raise signaling.BadMessage(N_("Only people in the meeting can join a caucus."))
     room.caucus = frozenset(chosen | {p.id}) if chosen else frozenset()
     forwarding.apply_policy(room)
     room.event(journal, "caucus", actor=p.id, data={"with": sorted(chosen)})
@@ -123,7 +152,7 @@ def identity(room: LiveRoom, journal: Journal, p: Participant, m: signaling.Iden
     """The host compared a party's ID document on camera: a ledger entry."""
     target = room.participant(m.participant_id)
     if target.identity.party_id is None:
-        raise signaling.BadMessage("Identity checks are for the parties.")
+        raise signaling.BadMessage(N_("Identity checks are for the parties."))
     party_id = target.identity.party_id
     kind = ConsentKind.identity_verified
     room.ledger(journal, kind, given=m.verified, party_id=party_id, by=p.identity)

@@ -26,7 +26,9 @@ from rooms.models import ConsentKind, Room, RoomStatus
 from rooms.participant import ENDED, STANDING_BY, Identity, Participant, Stage, Transport, move
 from rooms.peers import Peer
 from rooms.tasks import RoomTasks
+from service.db import unit_of_work
 from service.errors import Conflict
+from service.i18n import N_
 
 if TYPE_CHECKING:
     from rooms.sfu import RoomServices
@@ -56,9 +58,10 @@ class LiveRoom:
         self.recorders: dict[str, recorders.ActiveRecording] = {}
         self.recording = False
         # Removed by the host: back only through the lobby, until the host admits them again
-        # (for the life of this live room).
+        # (read from the room's log when this live room is made: ``ended``).
         self.barred: set[str] = set()
         self.closed = False
+        self.loaded = False  # whether ``ended`` has read the record yet
         self.lock = asyncio.Lock()
         self.tasks = RoomTasks(self.room_id)
         # Runs while nobody is in the room (rooms/ending.py); the registry closes it if it
@@ -167,7 +170,7 @@ class LiveRoom:
     def participant(self, participant_id: str) -> Participant:
         target = self.participants.get(participant_id)
         if target is None:
-            raise signaling.BadMessage("No such participant in this room.")
+            raise signaling.BadMessage(N_("No such participant in this room."))
         return target
 
     def owner(self, peer: Peer) -> Participant | None:
@@ -182,6 +185,19 @@ class LiveRoom:
         return [p for p in [*self.participants.values(), *self.standbys] if p.peer is not None]
 
     # -- joining and leaving ------------------------------------------------------------------
+
+    async def ended(self) -> bool:
+        """Asked under the lock before anyone comes in. First, a live room reads the record
+        (it may be new: after a restart, or made while its closing was being committed):
+        whether the room has closed, and whom the host removed and has not let in again."""
+        if not self.closed and not self.loaded:
+            async with unit_of_work(self.services.sessionmaker, read_only=True) as session:
+                room = await rooms_service.get_room(session, self.room_id)
+                removed = await rooms_service.removed_participants(session, room_id=self.room_id)
+            self.barred |= removed
+            self.loaded = True
+            self.closed = room.status == RoomStatus.closed  # (its idle timer lets it go)
+        return self.closed
 
     def goes_straight_in(self, identity: Identity) -> bool:
         """Whether Join leads into the meeting rather than to the lobby. Only then is a media
@@ -220,7 +236,7 @@ class LiveRoom:
         """Into the meeting: as the socket opens, or (``standby``) on its ``join`` message,
         keeping the media connection made while standing by."""
         async with self.operation() as journal:
-            if self.closed:
+            if await self.ended():
                 await transport.send_text(signaling.out("closed", reason="closed"))
                 raise Conflict("This meeting has ended.")
             self.idle.cancel()
@@ -339,9 +355,9 @@ class LiveRoom:
         together once it has been handled. Raises signaling.BadMessage to refuse it."""
         kind = message.type
         if kind in signaling.HOST_ONLY and not p.identity.is_host:
-            raise signaling.BadMessage(f"Only the mediator may send '{kind}'.")
+            raise signaling.BadMessage(N_("Only the host of this meeting may do this."))
         if kind in signaling.PARTY_ONLY and p.identity.party_id is None:
-            raise signaling.BadMessage(f"Only a party may send '{kind}'.")
+            raise signaling.BadMessage(N_("Only a party may send '{kind}'."), kind=kind)
         if kind == "ping":
             return
         async with self.operation() as journal:
@@ -349,9 +365,9 @@ class LiveRoom:
                 return  # (a standby whose connection failed, someone removed meanwhile)
             if p.stage in STANDING_BY:
                 if kind not in signaling.STANDBY or kind == "join":
-                    raise signaling.BadMessage("Join the meeting first.")
+                    raise signaling.BadMessage(N_("Join the meeting first."))
             elif kind == "join":
-                raise signaling.BadMessage("You are already in the meeting.")
+                raise signaling.BadMessage(N_("You are already in the meeting."))
             await self._dispatch(journal, p, message)
 
     async def _dispatch(
@@ -371,9 +387,9 @@ class LiveRoom:
             case signaling.Consent():
                 commands.consent(self, journal, p, message)
             case signaling.Admit():
-                await commands.admit(self, journal, p, message)
+                commands.admit(self, journal, p, message)
             case signaling.Remove():
-                await commands.remove(self, journal, p, message)
+                commands.remove(self, journal, p, message)
             case signaling.Caucus():
                 await commands.caucus(self, journal, p, message)
             case signaling.Identity():

@@ -16,6 +16,7 @@ from rooms.journal import Journal
 from rooms.participant import STANDING_BY, Participant, Stage, move
 from rooms.passthrough import PacketFanout
 from rooms.peers import Peer
+from service.i18n import N_
 
 if TYPE_CHECKING:
     from rooms.live import LiveRoom
@@ -144,7 +145,7 @@ async def _answer_missing(room: LiveRoom, p: Participant, peer: Peer) -> None:
 async def answer(room: LiveRoom, p: Participant, sdp: str) -> None:
     peer = p.peer
     if peer is None or not peer.negotiating:
-        raise signaling.BadMessage("No offer is waiting for an answer.")
+        raise signaling.BadMessage(N_("No offer is waiting for an answer."))
     if p.answer_timer is not None:
         p.answer_timer.cancel()
         p.answer_timer = None
@@ -152,7 +153,9 @@ async def answer(room: LiveRoom, p: Participant, sdp: str) -> None:
         await peer.apply_answer(sdp)
     except Exception as exc:
         peer.negotiating = False
-        raise signaling.BadMessage(f"The answer was not accepted: {exc}") from None
+        raise signaling.BadMessage(
+            N_("The answer was not accepted: {problem}"), problem=str(exc)
+        ) from None
     peer.negotiating = False
     if peer.renegotiate and peer.may_renegotiate:
         await negotiate(room, p)
@@ -164,7 +167,7 @@ async def candidate(room: LiveRoom, p: Participant, m: signaling.Candidate) -> N
     try:
         await p.peer.add_candidate(m.candidate, m.sdpMid, m.sdpMLineIndex)
     except Exception:
-        raise signaling.BadMessage("That ICE candidate could not be used.") from None
+        raise signaling.BadMessage(N_("That ICE candidate could not be used.")) from None
 
 
 def _connected(room: LiveRoom, peer: Peer) -> None:

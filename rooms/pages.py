@@ -25,9 +25,22 @@ CONSENT_LABELS = {
 }
 
 
+ROOM_STATUS_LABELS = {
+    RoomStatus.scheduled: N_("Not started"),
+    RoomStatus.open: N_("In progress"),
+    RoomStatus.closed: N_("Ended"),
+}
+ROOM_KIND_LABELS = {
+    RoomKind.mediation: N_("Mediation meeting"),
+    RoomKind.confirmation: N_("Judicial confirmation session"),
+}
+
+# "<action>/<state>": the state the event moved the room to (service/history.py).
 ACTION_LABELS = {
     "room.created": N_("Video room opened"),
     "room.status_changed": N_("Video room status changed"),
+    "room.scheduled": N_("Video meeting time set"),  # rooms/schedule.py
+    **{f"room.status_changed/{s.value}": label for s, label in ROOM_STATUS_LABELS.items()},
     **{f"consent.{kind.value}": label for kind, label in CONSENT_LABELS.items()},
 }
 
@@ -64,6 +77,7 @@ async def case_section(
         ledger=ledger,
         names=names,
         consent_labels=CONSENT_LABELS,
+        room_status_labels=ROOM_STATUS_LABELS,
         live=live,
         next_at=next_session(live) if live else None,
         can_open=live is None and not cases.is_ended(case),

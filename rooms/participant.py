@@ -94,6 +94,7 @@ class Participant:
     grace: asyncio.TimerHandle | None = None  # while away: when the place is given up
     answer_timer: asyncio.TimerHandle | None = None  # while an offer is out
     token: str | None = None  # prepared: the token with which the page's socket claims it
+    offer: dict[str, Any] | None = None  # prepared: the offer the page carries
 
     @property
     def id(self) -> str:

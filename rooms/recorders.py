@@ -24,7 +24,7 @@ from rooms.peers import KINDS
 from rooms.recording import ParticipantRecorder, Segment
 from service import audit
 from service.errors import Conflict
-from service.i18n import gettext
+from service.i18n import N_, gettext
 
 if TYPE_CHECKING:
     from rooms.live import LiveRoom
@@ -51,6 +51,7 @@ class ActiveRecording:
     recorder: ParticipantRecorder
     row_id: asyncio.Future[int]
     flushed_id: int | None = None  # the id within the journal's transaction, before commit
+    name: str = ""  # the participant's, as the recording's row names them
 
     async def recording_id(self) -> int | None:
         """The committed row's id; None if it was never written."""
@@ -85,11 +86,25 @@ async def set_recording(
             for p in room.participants.values():
                 if p.peer is not None and p.admitted:
                     record(room, journal, p)
+
+            def not_started() -> None:
+                # Its writes were not committed: each recorder ends itself (``record``), and
+                # the room must not go on saying that it records.
+                room.recording = False
+
+            journal.on_abort(not_started)
         else:
+            # (stopping cannot be undone: the recorders have ended, recorded or not)
             for pid in list(room.recorders):
                 await stop_recorder(room, journal, pid)
         room.event(journal, "recording_on" if on else "recording_off", actor=actor.label)
-        await room.broadcast("recording", on=on)
+        # Everyone is told once the outcome is known (a request commits after this returns).
+
+        async def tell() -> None:
+            await room.broadcast("recording", on=room.recording)
+
+        journal.on_commit(lambda: room.tasks.spawn(room.then(tell)))
+        journal.on_abort(lambda: room.tasks.spawn(room.then(tell)))
 
 
 async def record_newcomer(room: LiveRoom, p: Participant) -> None:
@@ -111,7 +126,9 @@ def record(room: LiveRoom, journal: Journal, p: Participant) -> None:
         on_segment=lambda segment: _store_segment(room, active, segment),
         on_failed=lambda: room.tasks.spawn(recording_failed(room, active), participant=p.id),
     )
-    active = ActiveRecording(p.id, recorder, asyncio.get_running_loop().create_future())
+    active = ActiveRecording(
+        p.id, recorder, asyncio.get_running_loop().create_future(), name=p.identity.name
+    )
 
     async def write(session: AsyncSession) -> None:
         row = await rooms_service.start_recording(
@@ -183,11 +200,12 @@ async def _store_segment(room: LiveRoom, active: ActiveRecording, segment: Segme
         sha256 = await room.services.store.put_file_async(segment.path)
     except Exception as exc:
         # The temporary file is the only copy left: keep it for the operator.
-        await _segment_failed(room, active, segment, "store", exc)
+        recording_id = await active.recording_id()  # (its gap is listed under it)
+        await _segment_failed(room, active, segment, "store", exc, recording_id)
         return
     segment.path.unlink(missing_ok=True)
+    recording_id = await active.recording_id()
     try:
-        recording_id = await active.recording_id()
         if recording_id is None:
             raise RecordingNotWritten(f"no recording row for {active.participant_id}")
         journal = Journal()
@@ -204,7 +222,7 @@ async def _store_segment(room: LiveRoom, active: ActiveRecording, segment: Segme
         )
         await journal.commit(room.services.sessionmaker)
     except Exception as exc:  # stored under its hash, but not in the recording's list
-        await _segment_failed(room, active, segment, "record", exc, sha256=sha256)
+        await _segment_failed(room, active, segment, "record", exc, recording_id, sha256=sha256)
 
 
 async def _segment_failed(
@@ -213,13 +231,14 @@ async def _segment_failed(
     segment: Segment,
     reason: SegmentFailure,
     exc: BaseException,
+    recording_id: int | None,
     *,
     sha256: str | None = None,
 ) -> None:
-    """Log it with every id, mark the gap durably (the recording list shows it), and tell
-    the host, who may want to say again what the missing minutes held."""
+    """Log it with every id, mark the gap durably (the recording list shows it, under its
+    participant if the recording has no row: ``recording_id`` None), and tell the host, who
+    may want to say again what the missing minutes held."""
     participant_id = active.participant_id
-    recording_id = active.flushed_id if active.row_id.done() else None
     ids = {
         "room": room.room_id,
         "participant": participant_id,
@@ -243,23 +262,32 @@ async def _segment_failed(
         journal,
         "segment_failed",
         participant=participant_id,
-        data={"recording_id": recording_id, "seq": segment.seq, "reason": reason},
+        data={
+            "recording_id": recording_id,
+            "seq": segment.seq,
+            "reason": reason,
+            "name": active.name,
+            "sha256": sha256,  # where a segment stored but not recorded can be found
+        },
     )
     try:
         await journal.commit(room.services.sessionmaker)
     except Exception:
         log.exception("the gap could not be recorded either", extra=ids)
-    p = room.participants.get(participant_id)
-    name = p.identity.name if p is not None else participant_id
+    name = active.name or participant_id
+    # The last segment of a recording that has stopped (or that failed) is stored after it.
+    if room.recorders.get(participant_id) is active:
+        notice = N_(
+            "Part {seq} of {name}'s recording could not be saved. The recording goes on;"
+            " the case page lists the gap."
+        )
+    else:
+        notice = N_(
+            "Part {seq} of {name}'s recording could not be saved. The case page lists the gap."
+        )
     for host in list(room.participants.values()):
         if host.identity.is_host and host.transport is not None:
-            text = gettext(
-                host.transport.language,
-                "Part {seq} of {name}'s recording could not be saved. The recording goes"
-                " on; the case page lists the gap.",
-                seq=segment.seq,
-                name=name,
-            )
+            text = gettext(host.transport.language, notice, seq=segment.seq, name=name)
             await room.send(
                 host,
                 "notice",

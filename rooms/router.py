@@ -1,16 +1,18 @@
-"""Rooms over HTTP: create, list, record, close, the room page; and the signalling socket
-(rooms/socket.py), included here so that the app mounts one router."""
+"""Rooms over HTTP: create, list, schedule, record, close, the room page, the meeting's
+calendar file; and the signalling socket (rooms/socket.py), included here so that the app
+mounts one router."""
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
-from rooms import recorders, standby
+from rooms import recorders, reminders, schedule, standby
 from rooms import service as rooms_service
 from rooms.access import HostedRoom, ViewableRoom
+from rooms.calendar import meeting_ics
 from rooms.journal import release
 from rooms.models import Room, RoomStatus
 from rooms.schemas import (
@@ -21,6 +23,7 @@ from rooms.schemas import (
     RecordingState,
     RoomIn,
     RoomOut,
+    ScheduleIn,
     SegmentOut,
 )
 from rooms.sfu import registry_of
@@ -34,6 +37,7 @@ from service.auth import (
     ViewableCase,
     settings_of,
 )
+from service.clock import now
 from service.db import SessionDep
 from service.errors import Conflict, NotFound
 
@@ -56,7 +60,12 @@ async def create_room(
     mediator: CurrentMediator,
     session: SessionDep,
     request: Request,
+    background: BackgroundTasks,
 ) -> RoomOut:
+    """``scheduled_for``: when the meeting is set for (422 if past, or more than a year
+    ahead); everyone of the case is told, and reminded before it."""
+    if body.scheduled_for is not None:
+        schedule.check_time(body.scheduled_for)  # refused before anything is written
     room = await rooms_service.create_room(
         session,
         case=case,
@@ -65,7 +74,62 @@ async def create_room(
         created_by=mediator.user.id or 0,
         actor=mediator.actor,
     )
+    if body.scheduled_for is not None:
+        room = await schedule.set_time(
+            session, room=room, when=body.scheduled_for, actor=mediator.actor
+        )
+        background.add_task(reminders.wake, request.app)  # runs after the commit
     return room_out(room, settings_of(request).public_url)
+
+
+@router.put("/api/rooms/{room_id}/schedule", response_model=RoomOut)
+async def schedule_room(
+    body: ScheduleIn,
+    access: HostedRoom,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> RoomOut:
+    """Set or move the meeting's time while the room has not opened (409 once it has, or
+    once it has closed; 422 for a time past or more than a year ahead). Everyone of the
+    case is told of the new time, and reminded before it."""
+    room = await schedule.set_time(
+        session, room=access.room, when=body.scheduled_for, actor=access.identity.actor
+    )
+    background.add_task(reminders.wake, request.app)
+    return room_out(room, settings_of(request).public_url)
+
+
+@router.get(
+    "/api/rooms/{room_id}/calendar.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+)
+async def room_calendar(access: ViewableRoom, session: SessionDep, request: Request) -> Response:
+    """The meeting as a calendar entry (iCalendar), for a party of the case or its host:
+    404 while the room has no time, 409 once it has opened or closed. It carries no
+    credential: its link is the person's own case page."""
+    room, case = access.room, access.case
+    if room.scheduled_for is None:
+        raise NotFound("This meeting has no time set.")
+    schedule.refuse_unless_ahead(room)
+    base = settings_of(request).public_url
+    page = f"{base}/my-case" if access.identity.party_id is not None else f"{base}/cases/{case.id}"
+    body = meeting_ics(
+        room_id=room.id or 0,
+        case_number=case.number,
+        starts=room.scheduled_for,
+        sequence=max(0, await schedule.times_set(session, room_id=room.id or 0) - 1),
+        page_url=page,
+        public_url=base,
+        stamp=now(),
+        language=request.state.language,
+    )
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="meeting-{room.id}.ics"'},
+    )
 
 
 @router.get("/api/cases/{case_id}/rooms", response_model=list[RoomOut])
@@ -110,7 +174,7 @@ async def recordings(access: HostedRoom, session: SessionDep) -> list[RecordingO
     for rec, segments, gaps in await rooms_service.recordings_of_room(session, room_id=room_id):
         out.append(
             RecordingOut(
-                id=rec.id or 0,
+                id=rec.id,
                 participant=rec.participant,
                 participant_name=rec.participant_name,
                 started_at=rec.started_at,
@@ -190,9 +254,13 @@ async def room_page(access: ViewableRoom, request: Request, session: SessionDep)
     }
     ice_servers = settings_of(request).rtc.ice_servers
     # The standby connection's offer comes with the page, so that the browser answers it
-    # while the page loads (see standby.prepare).
+    # while the page loads (see standby.prepare). It is made under the room's lock, so the
+    # page's reads end first (release): a room operation holding that lock may be waiting to
+    # commit, and on SQLite this request's transaction holds the one writer's lock; each
+    # waited for the other until SQLite's busy timeout, 30 s (bench/stall.py).
     prepared = None
     if room.status != RoomStatus.closed:
+        await release(session)
         prepared = await standby.prepare(registry_of(request.app).get_or_create(room), identity)
     return pages.render(
         request,
@@ -204,4 +272,5 @@ async def room_page(access: ViewableRoom, request: Request, session: SessionDep)
         ws_path=f"/api/rooms/{room.id}/signal",
         ice_servers=ice_servers,
         prepared={**prepared, "ice_servers": ice_servers} if prepared else None,
+        starts_at=schedule.upcoming(room),
     )

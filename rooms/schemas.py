@@ -74,7 +74,10 @@ class GapOut(BaseModel):
 
 
 class RecordingOut(BaseModel):
-    id: int
+    """``id`` null: a recording whose row was never written, so that only its lost segments
+    are known (``gaps``); it runs from the first of them to the last."""
+
+    id: int | None
     participant: str
     participant_name: str
     started_at: datetime

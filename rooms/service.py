@@ -23,13 +23,11 @@ from rooms.models import (
     RoomKind,
     RoomStatus,
 )
-from service import audit
-from service.cases import ENDED
-from service.cases import STATUS_LABELS as CASE_STATUS_LABELS
+from service import audit, cases
 from service.clock import now
 from service.errors import Conflict, InvalidTransition, NotFound
 from service.i18n import N_
-from service.models import Case, CaseStatus
+from service.models import Case
 
 ROOM_TRANSITIONS = {
     RoomStatus.scheduled: frozenset({RoomStatus.open, RoomStatus.closed}),
@@ -57,12 +55,7 @@ async def create_room(
 ) -> Room:
     """A new room of the case, refused (409, naming the room) while the case has a live one
     of the same kind: the parties' links lead into one room, and the mediator must be there."""
-    if CaseStatus(case.status) in ENDED:
-        raise InvalidTransition(
-            "A case in state '{state}' ({state_label}) takes no new rooms.",
-            state=case.status,
-            state_label=CASE_STATUS_LABELS[CaseStatus(case.status)],
-        )
+    cases.refuse_if_ended(case, N_("A case in state '{state}' ({state_label}) takes no new rooms."))
     earlier = await live_room(session, case_id=case.id or 0, kind=kind)
     if earlier is not None:
         raise already_live(earlier)
@@ -202,6 +195,26 @@ async def log_event(
     return event
 
 
+async def removed_participants(session: AsyncSession, *, room_id: int) -> set[str]:
+    """Whom the host removed from the room and has not admitted again, from its log: a
+    ``remove``, or before that event was written a ``leave`` with why "removed", lifted by
+    a later ``admit``."""
+    rows = await session.exec(
+        select(RoomEvent)
+        .where(RoomEvent.room_id == room_id, col(RoomEvent.kind).in_(("remove", "admit", "leave")))
+        .order_by(col(RoomEvent.id))
+    )
+    removed: set[str] = set()
+    for event in rows:
+        if event.participant is None:
+            continue
+        if event.kind == "admit":
+            removed.discard(event.participant)
+        elif event.kind == "remove" or json.loads(event.data).get("why") == "removed":
+            removed.add(event.participant)
+    return removed
+
+
 async def room_events(session: AsyncSession, *, room_id: int) -> list[RoomEvent]:
     rows = await session.exec(
         select(RoomEvent).where(RoomEvent.room_id == room_id).order_by(col(RoomEvent.id))
@@ -312,22 +325,36 @@ class StoredRecording(NamedTuple):
     gaps: list[Gap]
 
 
-async def recording_gaps(session: AsyncSession, *, room_id: int) -> dict[int, list[Gap]]:
+async def recording_gaps(
+    session: AsyncSession, *, room_id: int
+) -> tuple[dict[int, list[Gap]], list[StoredRecording]]:
     """recording id -> its lost segments, from the room's ``segment_failed`` events (the gap
     is an event rather than a row of its own: a segment that could not be written may well
-    have failed for a reason that would stop its row too)."""
+    have failed for a reason that would stop its row too). A gap whose recording has no row
+    (the row was never written) is listed under its participant, as a recording with no id
+    and nothing but gaps, from the first gap's time to the last's."""
     rows = await session.exec(
         select(RoomEvent)
         .where(RoomEvent.room_id == room_id, RoomEvent.kind == "segment_failed")
         .order_by(col(RoomEvent.id))
     )
     gaps: dict[int, list[Gap]] = {}
+    lost: dict[str, StoredRecording] = {}
     for event in rows:
         data = json.loads(event.data)
-        gaps.setdefault(int(data["recording_id"]), []).append(
-            Gap(int(data["seq"]), str(data["reason"]))
-        )
-    return gaps
+        gap = Gap(int(data["seq"]), str(data["reason"]))
+        if data.get("recording_id") is not None:
+            gaps.setdefault(int(data["recording_id"]), []).append(gap)
+            continue
+        participant = event.participant or ""
+        if participant not in lost:
+            name = str(data.get("name") or participant)
+            row = Recording(room_id=room_id, participant=participant, participant_name=name)
+            row.started_at = event.at
+            lost[participant] = StoredRecording(row, [], [])
+        lost[participant].recording.stopped_at = event.at
+        lost[participant].gaps.append(gap)
+    return gaps, list(lost.values())
 
 
 async def recordings_of_room(session: AsyncSession, *, room_id: int) -> list[StoredRecording]:
@@ -348,10 +375,11 @@ async def recordings_of_room(session: AsyncSession, *, room_id: int) -> list[Sto
         )
         for segment in rows:
             segments[segment.recording_id].append(segment)
-    gaps = await recording_gaps(session, room_id=room_id)
-    return [
+    gaps, lost = await recording_gaps(session, room_id=room_id)
+    kept = [
         StoredRecording(r, segments[r.id or 0], sorted(gaps.get(r.id or 0, []))) for r in recordings
     ]
+    return sorted([*kept, *lost], key=lambda stored: stored.recording.started_at)
 
 
 async def segment_of(

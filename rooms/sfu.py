@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -55,9 +56,12 @@ class RoomRegistry:
         self._closing: set[asyncio.Task[None]] = set()  # idle rooms being closed
 
     def get_or_create(self, room: Room) -> LiveRoom:
-        """The room's live room; a new one starts its idle timer: nobody is in it yet."""
+        """The room's live room; a new one starts its idle timer: nobody is in it yet. A
+        closed one stays here until its closing is on record (``close``), refusing whoever
+        comes: a page or a socket that read the room as open meanwhile must not bring it
+        back to life. (One made after that reads the record first: LiveRoom.load.)"""
         live = self.rooms.get(room.id or 0)
-        if live is None or live.closed:
+        if live is None:
             live = LiveRoom(room, self.services, on_idle=self._idle)
             self.rooms[live.room_id] = live
             live.idle.arm()
@@ -69,14 +73,37 @@ class RoomRegistry:
     async def close(
         self, room_id: int, reason: str = "closed", *, target: AsyncSession | None = None
     ) -> None:
-        """End a live room (``target``: the session of the request that closes it)."""
-        live = self.rooms.pop(room_id, None)
-        if live is not None:
+        """End a live room (``target``: the session of the request that closes it, and
+        writes the closing; the closed live room is let go once that transaction ends)."""
+        live = self.rooms.get(room_id)
+        if live is None:
+            return
+        if target is None:
+            self._forget(live)
+            await live.close(reason)
+            return
+        try:
             await live.close(reason, target=target)
+        except BaseException:
+            self._forget(live)
+            raise
+
+        def ended(_session: Any, transaction: Any) -> None:
+            if transaction.parent is None:  # (not a savepoint)
+                self._forget(live)
+
+        event.listen(target.sync_session, "after_transaction_end", ended)
+
+    def _forget(self, live: LiveRoom) -> None:
+        if self.rooms.get(live.room_id) is live:
+            del self.rooms[live.room_id]
 
     async def close_all(self) -> None:
         for room_id in list(self.rooms):
-            await self.close(room_id, "server_shutdown")
+            try:
+                await self.close(room_id, "server_shutdown")
+            except Exception:  # the others are still closed: their recordings end cleanly
+                log.exception("closing a room at shutdown failed", extra={"room": room_id})
         # An idle close under way finishes (its transaction is not cut off half-way).
         await asyncio.gather(*self._closing, return_exceptions=True)
 

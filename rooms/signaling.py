@@ -22,9 +22,11 @@ with ``?prejoin=1&standby=<token>``: the welcome then says ``prepared: true`` an
 follows. The page does not wait for the welcome: as soon as its socket is open it sends the
 answer and its candidates tagged with the token (``standby``), and the server applies tagged
 messages only on the socket that claimed that connection, ignoring them anywhere else.
-``prepared: false`` means there was none to claim (it went unanswered for ANSWER_TIMEOUT, a
-newer page of the same person replaced it, or the token is not this person's): the browser
-drops it, and a fresh offer follows as usual, to be answered untagged.
+A reload, or a second tab, of a page whose connection is still unclaimed carries the same
+token and offer. ``prepared: false`` means there was none to claim (it went unanswered for
+ANSWER_TIMEOUT, another page of the same person claimed it, or the token is not this
+person's): the browser drops it, and a fresh offer follows as usual, to be answered untagged.
+A person stands by on two sockets at most: a third closes the oldest with 4000.
 
 How the browser maps media to people: every ``offer`` carries ``upstream`` (the mids of the
 two transceivers on which the browser must send its own microphone and camera) and
@@ -63,7 +65,9 @@ Close codes: 1000 normal (from the browser: the person left); 4000 the same pers
 from elsewhere; 4001 removed by the mediator (until the mediator admits them again, joining
 again leads to the lobby, in a room that admits automatically too); 4002 the media
 connection failed, no answer came, or the server could not forward the media (reconnect);
-4401, 4403, 4404 refused (not signed in, not allowed, not theirs).
+1011 entering or joining failed on the server (an ``error`` says so; nothing of it stays:
+reconnect); 4401, 4403, 4404 refused (not signed in, not allowed, not theirs). An ``error``'s
+detail is in the socket's language (``?lang=``, or the ``lang`` cookie; Chinese by default).
 
 Browser -> server
     answer       {sdp, standby?}                     standby: the token of the connection
@@ -90,12 +94,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from service.i18n import N_
+
 MAX_MESSAGE_BYTES = 64 * 1024
 ParticipantId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z]+-\d+$")]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Strict: "yes" is no consent and 2.0 no index. A consent goes into the legal ledger,
+    # so only a JSON true counts. (No enums or dates here, which strict mode would refuse.)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 StandbyToken = Annotated[str, Field(min_length=1, max_length=64)]
@@ -197,30 +205,39 @@ STANDBY = frozenset({"answer", "candidate", "ping", "join"})
 
 
 class BadMessage(Exception):
-    """The message cannot be accepted; ``detail`` is safe to send back to its sender."""
+    """The message cannot be accepted. ``message`` (a msgid, marked with N_) filled with
+    ``params`` is safe to send back to its sender, in their language (rooms/socket.py);
+    ``detail`` is it in English."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, message: str, /, **params: Any) -> None:
+        self.message = message
+        self.params = params
+        self.detail = message.format(**params) if params else message
+        super().__init__(self.detail)
 
 
 def parse(raw: str | bytes) -> Incoming:
     if isinstance(raw, bytes):
-        raise BadMessage("Send JSON text messages, not binary ones.")
+        raise BadMessage(N_("Send JSON text messages, not binary ones."))
     if len(raw.encode()) > MAX_MESSAGE_BYTES:
-        raise BadMessage("Message too large (the limit is 64 KiB).")
+        raise BadMessage(N_("Message too large (the limit is 64 KiB)."))
     try:
         data = json.loads(raw)
     except json.JSONDecodeError:
-        raise BadMessage("Message is not valid JSON.") from None
+        raise BadMessage(N_("Message is not valid JSON.")) from None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        raise BadMessage("Message needs a string 'type'.")
+        raise BadMessage(N_("Message needs a string 'type'."))
     try:
         return _incoming.validate_python(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()) if p != data["type"])
-        raise BadMessage(f"Malformed '{data['type']}' message: {where} {first['msg']}") from None
+        raise BadMessage(
+            N_("Malformed '{type}' message: {where} {problem}"),
+            type=data["type"],
+            where=where,
+            problem=first["msg"],  # (pydantic's words, in English)
+        ) from None
 
 
 def out(kind: str, **fields: Any) -> str:

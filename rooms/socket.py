@@ -12,6 +12,7 @@ operation with one journal; a refusal goes back to its sender only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -19,11 +20,11 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from rooms import signaling, standby
+from rooms import forwarding, signaling, standby
 from rooms.access import room_access
 from rooms.live import LiveRoom
 from rooms.models import RoomStatus
-from rooms.participant import Identity, Participant
+from rooms.participant import Identity, Participant, Stage
 from rooms.sfu import registry_of
 from service.auth import SESSION_COOKIE, load_principal
 from service.db import unit_of_work
@@ -138,6 +139,7 @@ class Connection:
         """Messages until the socket closes; returns whether the person said goodbye (1000)
         rather than dropped (a network change: their place is kept for a while)."""
         while True:
+            message: signaling.Incoming | None = None
             try:
                 frame = await self.websocket.receive()
             except WebSocketDisconnect as exc:
@@ -150,9 +152,7 @@ class Connection:
                 message = signaling.parse(raw)
                 if self.meant_for_me(message):  # (else: for a connection not claimed)
                     await self.dispatch(message)
-            except signaling.BadMessage as exc:
-                await self.reply_error(exc.detail)
-            except MediationError as exc:
+            except (signaling.BadMessage, MediationError) as exc:
                 await self.reply_error(gettext(self.transport.language, exc.message, **exc.params))
             except Exception:
                 # Nothing of the message was written (its journal rolled back); the sender
@@ -161,6 +161,11 @@ class Connection:
                 await self.reply_error(
                     gettext(self.transport.language, "Something went wrong. Please try again.")
                 )
+                if isinstance(message, signaling.Join) and self.standing_by:
+                    # A join that failed part-way: nobody stays in the room on this socket,
+                    # and the page connects afresh.
+                    await withdraw(self.live, self.identity, self.transport)
+                    return False
 
     async def reply_error(self, detail: str) -> None:
         try:
@@ -196,7 +201,43 @@ async def enter(websocket: WebSocket, live: LiveRoom, identity: Identity) -> Con
     except MediationError:
         await websocket.close(1000)  # (the room has told the socket why)
         return None
+    except Exception:
+        # Failed part-way (its record not written): nobody stays in the room on this socket,
+        # with a place nobody takes or a peer nobody uses. The page connects afresh.
+        log.exception(
+            "entering the room failed",
+            extra={"room": live.room_id, "participant": identity.participant_id},
+        )
+        with contextlib.suppress(Exception):  # (a socket gone already)
+            detail = gettext(transport.language, "Something went wrong. Please try again.")
+            await transport.send_text(signaling.out("error", detail=detail))
+        await withdraw(live, identity, transport)
+        return None
     return Connection(websocket, live, identity, transport, participant, standing_by, claimed)
+
+
+async def withdraw(live: LiveRoom, identity: Identity, transport: WebSocketTransport) -> None:
+    """Undo an entry that failed part-way: whoever it put in the room on ``transport``, in
+    the meeting or standing by, goes (quietly: the socket is closed with 1011, on which the
+    page connects afresh). Their going is recorded if the database lets it; it is done in
+    any case."""
+    try:
+        async with live.operation() as journal:
+            for s in [s for s in live.standbys if s.transport is transport]:
+                await standby.forget(live, journal, s)
+            p = live.participants.get(identity.participant_id)
+            if p is not None and p.transport is transport:
+                p.transport = None  # (no "closed": the page is to come back, not to end)
+                await live.remove(journal, p, Stage.gone)
+                forwarding.apply_policy(live)
+                await live.roster()
+    except Exception:
+        log.exception(
+            "the failed entry's going was not recorded",
+            extra={"room": live.room_id, "participant": identity.participant_id},
+        )
+    with contextlib.suppress(Exception):
+        await transport.close(1011)
 
 
 @router.websocket("/api/rooms/{room_id}/signal")

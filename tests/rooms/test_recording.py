@@ -14,6 +14,7 @@ import pytest
 
 from rooms import recording
 from rooms import service as rooms_service
+from service.i18n import DEFAULT_LANGUAGE, gettext
 from tests.rooms.client import Client
 from tests.rooms.conftest import Meeting, eventually, muxed
 from tests.rooms.test_media import flowing
@@ -335,3 +336,77 @@ async def test_a_segment_that_cannot_be_kept_is_logged_told_and_listed_as_a_gap(
     else:  # in the content store under its hash, which the log gives
         assert kept == []
         assert all(r.getMessage().count("stored under ") == 1 for r in logged)
+
+
+async def test_a_recording_whose_row_was_never_written_lists_its_gap_under_its_participant(
+    meeting: Meeting, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start's rows refused once the recorders had media: each recorder ends, its last
+    segment is stored with no row to enter it in, and the gap (with no recording id) is
+    listed under its participant; the recording list and the case page still answer, and
+    the host's notice does not say that the recording goes on."""
+    mediator = await meeting.join("mediator")
+    applicant = await meeting.join("applicant")
+    await mediator.send(type="admit", participant_id=applicant.participant_id)
+    await flowing(mediator, applicant.participant_id, "video", more_than=10)
+    await _consented(mediator, applicant)
+    live = app.state.rooms.get(meeting.room_id)
+    start_recording = rooms_service.start_recording
+    media_in = asyncio.Event()
+    calls = 0
+
+    async def refused_once_recording(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            await media_in.wait()
+            raise OSError("the database went away mid-request")
+        return await start_recording(*args, **kwargs)
+
+    monkeypatch.setattr(rooms_service, "start_recording", refused_once_recording)
+    start = asyncio.create_task(
+        meeting.api("POST", f"/api/rooms/{meeting.room_id}/recording", json={"action": "start"})
+    )
+    await eventually(lambda: len(live.recorders) == 2, what="the recorders started")
+    await muxed(monkeypatch, [a.recorder for a in live.recorders.values()], packets=20)
+    media_in.set()
+    assert (await start).status_code == 500
+
+    async def both_gaps() -> bool:
+        async with meeting.factory.uow() as s:
+            kinds = [e.kind for e in await rooms_service.room_events(s, room_id=meeting.room_id)]
+        return kinds.count("segment_failed") == 2
+
+    await eventually(both_gaps, what="both gaps recorded")
+    r = await meeting.api("GET", f"/api/rooms/{meeting.room_id}/recordings")
+    assert r.status_code == 200, r.text
+    by_participant = {rec["participant"]: rec for rec in r.json()}
+    assert set(by_participant) == {mediator.participant_id, applicant.participant_id}
+    for rec in by_participant.values():
+        assert rec["id"] is None and rec["segments"] == []
+        assert rec["gaps"] == [{"seq": 1, "reason": "record"}]
+    assert by_participant[applicant.participant_id]["participant_name"] == (
+        meeting.world.applicant.name
+    )
+    page = await meeting.api("GET", f"/cases/{meeting.world.case.id}")
+    assert page.status_code == 200
+    for pid in by_participant:
+        assert f'data-testid="recording-gap-lost-{pid}-1"' in page.text
+
+    await eventually(
+        lambda: (
+            len([m for m in mediator.of_type("notice") if m["code"] == "recording_segment_failed"])
+            == 2
+        ),
+        what="the host told of both gaps",
+    )
+    stopped = gettext(
+        DEFAULT_LANGUAGE,
+        "Part {seq} of {name}'s recording could not be saved. The case page lists the gap.",
+        seq=1,
+        name=meeting.world.applicant.name,
+    )
+    texts = [
+        m["text"] for m in mediator.of_type("notice") if m["code"] == "recording_segment_failed"
+    ]
+    assert stopped in texts

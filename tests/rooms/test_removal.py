@@ -65,3 +65,35 @@ async def test_a_removed_party_waits_in_the_lobby_until_admitted_again(
     third = await rejoin(meeting, applicant.token)
     await flowing(third, mediator.participant_id, "video")
     assert third.of_type("lobby") == []
+
+
+async def test_a_removal_holds_in_a_live_room_made_again(meeting: Meeting, app: Any) -> None:
+    """The removal is on record, not only in this live room's memory: after a restart (a new
+    live room for the room still open), the removed party still waits in the lobby of a room
+    that admits automatically; and the host's admission holds likewise."""
+    await auto_admit_room(meeting)
+    mediator = await meeting.join("mediator")
+    applicant = await meeting.join("applicant")
+    await flowing(mediator, applicant.participant_id, "video")
+    await mediator.send(type="remove", participant_id=applicant.participant_id)
+    await eventually(lambda: applicant.ws.close_code == 4001, what="the party removed")
+
+    async def restarted() -> None:
+        """As a restart leaves it: the room open on record, no live room in this process."""
+        registry = app.state.rooms
+        old = registry.rooms.pop(meeting.room_id)
+        await old.close("server_shutdown")
+
+    await restarted()
+    again = await rejoin(meeting, applicant.token)
+    await eventually(lambda: bool(again.of_type("lobby")), what="the lobby, after a restart")
+    assert again.of_type("offer") == []
+
+    host = await meeting.join("mediator")
+    await host.send(type="admit", participant_id=again.participant_id)
+    await flowing(again, host.participant_id, "video")
+
+    await restarted()
+    third = await rejoin(meeting, applicant.token)
+    await eventually(lambda: bool(third.of_type("offer")), what="straight in, after a restart")
+    assert third.of_type("lobby") == []

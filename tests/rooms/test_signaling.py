@@ -23,6 +23,12 @@ from tests.rooms.test_media import flowing
         ('{"type": "mute", "audio": true, "extra": 1}', "extra"),
         ('{"type": "admit", "participant_id": "../../etc"}', "participant_id"),
         ("x" * (MAX_MESSAGE_BYTES + 1), "too large"),
+        # No coercion: a consent is a JSON true, an index a JSON integer.
+        ('{"type": "consent", "online": "yes", "recording": "on"}', "online"),
+        ('{"type": "consent", "online": 1, "recording": true}', "online"),
+        ('{"type": "identity", "participant_id": "party-1", "verified": 1}', "verified"),
+        ('{"type": "candidate", "candidate": "c", "sdpMLineIndex": 2.0}', "sdpMLineIndex"),
+        ('{"type": "receive", "video": "false"}', "video"),
     ],
 )
 def test_parse_refuses_with_a_reason(raw: str, says: str) -> None:

@@ -14,9 +14,12 @@ import pytest
 from rooms import negotiation
 from rooms import service as rooms_service
 from rooms.participant import Stage
+from service.i18n import DEFAULT_LANGUAGE, gettext
 from tests.rooms.client import Client
 from tests.rooms.conftest import Meeting, eventually, server_took
 from tests.rooms.test_media import flowing
+
+ZH = DEFAULT_LANGUAGE  # the test clients' sockets name no language: refusals come in Chinese
 
 
 async def stand_by(meeting: Meeting, who: str) -> Client:
@@ -75,7 +78,7 @@ async def test_a_standby_is_connected_but_nobody_sees_or_hears_it_until_join(
     # Only what connecting needs is accepted; the rest waits for Join.
     await applicant.send(type="chat", text="hello")
     await eventually(lambda: bool(applicant.of_type("error")), what="refusal")
-    assert applicant.of_type("error")[-1]["detail"] == "Join the meeting first."
+    assert applicant.of_type("error")[-1]["detail"] == gettext(ZH, "Join the meeting first.")
     assert not [m for m in mediator.of_type("chat") if m["text"] == "hello"]
 
     offers = applicant.offers
@@ -92,7 +95,10 @@ async def test_a_standby_is_connected_but_nobody_sees_or_hears_it_until_join(
 
     await applicant.send(type="join")
     await eventually(
-        lambda: applicant.of_type("error")[-1]["detail"] == "You are already in the meeting.",
+        lambda: (
+            applicant.of_type("error")[-1]["detail"]
+            == gettext(ZH, "You are already in the meeting.")
+        ),
         what="a second join refused",
     )
 
@@ -221,7 +227,9 @@ async def test_the_page_carries_an_offer_that_its_socket_claims_and_joins_on(
     await applicant.send(type="chat", text="hello")
     await eventually(lambda: bool(applicant.of_type("error")), what="the chat refused")
     errors = [m["detail"] for m in applicant.of_type("error")]
-    assert errors == ["Join the meeting first."], "a message for another connection was applied"
+    assert errors == [gettext(ZH, "Join the meeting first.")], (
+        "a message for another connection was applied"
+    )
     await server_took(app, meeting.room_id, mediator.participant_id)
     assert sum(applicant.frames.values()) == 0, "a standby received media"
 
@@ -239,24 +247,32 @@ async def test_a_page_bound_for_the_lobby_carries_no_offer(meeting: Meeting, app
     assert app.state.rooms.get(meeting.room_id).standbys == []
 
 
-async def test_reloading_the_page_keeps_one_prepared_connection_and_a_stale_one_restarts(
+async def test_reloading_the_page_is_given_the_same_connection_and_a_late_tab_restarts(
     meeting: Meeting, app: Any
 ) -> None:
+    """One prepared connection per person, reused: a reload (or a second tab) carries the
+    same offer while it is unclaimed, rather than costing the server another peer. A page
+    that finds it claimed already stands by afresh."""
     mediator, token, first = await page_in_auto_admit_room(meeting)
+    [waiting] = prepared_standbys(app, meeting)
+    peer = waiting.peer
     second = await open_page(meeting, token)
-    assert second is not None and first["token"] != second["token"]
-    [waiting] = prepared_standbys(app, meeting)  # the first page's is gone
-    assert waiting.token == second["token"]
+    assert second == first
+    assert prepared_standbys(app, meeting) == [waiting] and waiting.peer is peer
+    assert not peer.closed
 
-    # The first page's socket finds nothing to claim: it stands by afresh, with a new offer.
+    applicant = await claim(meeting, token, second)
+    assert applicant.of_type("welcome")[0]["prepared"] is True
+    # The other tab's socket finds nothing to claim: it stands by afresh, with a new offer.
     # The answer it sent at once, for the connection it did not get, is ignored.
-    applicant = await claim(meeting, token, first)
-    assert applicant.of_type("welcome")[0]["prepared"] is False
-    await eventually(lambda: bool(applicant.of_type("offer")), what="a fresh offer")
+    other_tab = await claim(meeting, token, first)
+    assert other_tab.of_type("welcome")[0]["prepared"] is False
+    await eventually(lambda: bool(other_tab.of_type("offer")), what="a fresh offer")
     await applicant.join_meeting()
     await flowing(applicant, mediator.participant_id, "video", within=5)
-    assert applicant.of_type("error") == []
-    assert [s.token for s in prepared_standbys(app, meeting)] == [second["token"]]
+    assert applicant.offers == 1 and applicant.of_type("error") == []
+    assert other_tab.of_type("error") == []
+    assert prepared_standbys(app, meeting) == []
 
 
 async def test_a_prepared_connection_is_only_its_own_persons_and_goes_if_unclaimed(
@@ -280,13 +296,46 @@ async def test_a_prepared_connection_is_only_its_own_persons_and_goes_if_unclaim
 
 async def test_page_loads_at_once_leave_one_prepared_connection(meeting: Meeting, app: Any) -> None:
     """GET /rooms/{id} makes a peer: however often and however fast the page is loaded, a
-    person has one prepared connection waiting, and the ones it replaced are closed."""
-    _, token, _ = await page_in_auto_admit_room(meeting)
+    person has one prepared connection waiting, the first page's, which each carries."""
+    _, token, first_page = await page_in_auto_admit_room(meeting)
     [first] = prepared_standbys(app, meeting)
     first_peer = first.peer
     pages = await asyncio.gather(*(open_page(meeting, token) for _ in range(4)))
-    [waiting] = prepared_standbys(app, meeting)
-    assert waiting.token in {p["token"] for p in pages if p is not None}
-    assert first_peer is not None and first_peer.closed
+    assert pages == [first_page] * 4
+    assert prepared_standbys(app, meeting) == [first] and first.peer is first_peer
     live = app.state.rooms.get(meeting.room_id)
-    assert [s for s in live.standbys if s.id == waiting.id] == [waiting]
+    assert [s for s in live.standbys if s.id == first.id] == [first]
+
+
+async def test_a_prepared_connection_past_its_deadline_is_not_given_again(
+    meeting: Meeting, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reused only while its answer may still come: once overdue it is replaced."""
+    _, token, first_page = await page_in_auto_admit_room(meeting)
+    [first] = prepared_standbys(app, meeting)
+    first.answer_timer.cancel()  # as if overdue, its dropping queued behind the next page
+    first.answer_timer = asyncio.get_running_loop().call_later(-1, lambda: None)
+    second = await open_page(meeting, token)
+    assert second is not None and second["token"] != first_page["token"]
+    [waiting] = prepared_standbys(app, meeting)
+    assert waiting is not first and first.peer is None
+
+
+async def test_a_person_stands_by_on_two_sockets_at_most(meeting: Meeting, app: Any) -> None:
+    """A second tab stands by beside the first; a third replaces the oldest, whose socket is
+    closed as one replaced by the same person elsewhere (its page connects afresh on Join)."""
+    await auto_admit_room(meeting)
+    await meeting.join("mediator")
+    tabs = [await stand_by(meeting, "applicant") for _ in range(2)]
+    live = app.state.rooms.get(meeting.room_id)
+
+    def mine() -> list[Any]:
+        return [s for s in live.standbys if s.id == tabs[0].participant_id]
+
+    assert len(mine()) == 2
+    third = await stand_by(meeting, "applicant")
+    await eventually(lambda: tabs[0].ws.close_code is not None, what="the oldest tab closed")
+    assert tabs[0].ws.close_code == 4000 and tabs[1].ws.close_code is None
+    assert len(mine()) == 2 and all(s.peer is not None for s in mine())
+    await third.join_meeting()
+    await eventually(lambda: bool(third.of_type("joined")), what="the newest tab joined")

@@ -94,6 +94,36 @@ function renderLobby(waiting) {
   );
   $("lobby-empty").hidden = waiting.length > 0;
   $("lobby-count").textContent = String(waiting.length);
+  // Seen on the control bar too, when the panel is folded away.
+  $("panel-badge").textContent = String(waiting.length);
+  $("panel-badge").hidden = waiting.length === 0;
+}
+
+// The panel folded away stays so for this tab's session (a reload, a rejoin), not for ever.
+const PANEL_KEY = "room.hostPanel";
+
+function showPanel(open) {
+  $("toggle-panel").setAttribute("aria-expanded", String(open));
+  $("side").hidden = !open;
+}
+
+function togglePanel() {
+  const open = $("toggle-panel").getAttribute("aria-expanded") !== "true";
+  showPanel(open);
+  try {
+    sessionStorage.setItem(PANEL_KEY, open ? "open" : "closed");
+  } catch (err) {
+    // Storage refused (a private window): the choice holds until the page is left.
+    console.info("host panel not remembered", err);
+  }
+}
+
+function rememberedOpen() {
+  try {
+    return sessionStorage.getItem(PANEL_KEY) !== "closed";
+  } catch {
+    return true; // as above: nothing remembered, so open, where the lobby is seen
+  }
 }
 
 function renderCaucusControls() {
@@ -156,6 +186,8 @@ function readWarning() {
 /** Add the host's parts to the people list and wire the host panel's buttons. */
 export function wireHost() {
   addHostControls({ person: personControls, lobby: renderLobby, caucus: renderCaucusControls });
+  showPanel(rememberedOpen());
+  $("toggle-panel").addEventListener("click", togglePanel);
   $("warning-read")?.addEventListener("click", readWarning);
   $("caucus-start")?.addEventListener("click", startCaucus);
   $("caucus-end")?.addEventListener("click", endCaucus);

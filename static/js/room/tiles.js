@@ -1,8 +1,11 @@
-// The others' tiles: one per participant whose media reaches us, with their name and flags.
+// The others' tiles: one per participant whose media reaches us, with their name and flags,
+// laid out to fill the stage (room/layout.js chooses the grid). My own picture is not one of
+// them: it floats small in the stage's corner (room.css).
 
 import { t } from "../api.js";
 import { roleLabel } from "./config.js";
 import { $, h } from "./dom.js";
+import { DEFAULT_ASPECT, lastRowStart, planStage } from "./layout.js";
 import { resumeAudio } from "./media.js";
 import { isMuted, S } from "./state.js";
 
@@ -45,6 +48,8 @@ function ensureTile(pid) {
   const video = h("video", { testid: `video-${pid}`, playsinline: true, autoplay: true });
   video.playsInline = true;
   video.muted = false;
+  // The picture's shape is known once frames arrive, and changes when a phone turns.
+  video.addEventListener("resize", layoutTiles);
   const name = h("span", { className: "name" });
   const role = h("span", { className: "role" });
   const flags = h("span", { className: "flags" });
@@ -139,4 +144,73 @@ export function refreshTiles() {
 function updateEmpty() {
   $("tiles-empty").hidden = S.tiles.size > 0;
   $("tiles").dataset.count = String(S.tiles.size + 1);
+  layoutTiles();
+}
+
+let watching = false;
+
+/** Follow the stage's size (the tiles fill it) and the control bar's (the call ends above it). */
+function watchSizes() {
+  watching = true;
+  new ResizeObserver(() => layoutTiles()).observe($("stage"));
+  const bar = document.querySelector(".controls");
+  new ResizeObserver(() => {
+    // Its border box, with the padding that clears a phone's home indicator; 0 while hidden.
+    const height = bar.offsetHeight;
+    if (height) document.documentElement.style.setProperty("--bar-space", `${height}px`);
+  }).observe(bar);
+}
+
+/** The shape the layout plans for: the average of the others' pictures, once they have any. */
+function pictureAspect() {
+  const shapes = [...S.tiles.values()]
+    .map(({ video }) => video.videoWidth / video.videoHeight)
+    .filter((aspect) => Number.isFinite(aspect) && aspect > 0);
+  return shapes.length ? shapes.reduce((a, b) => a + b) / shapes.length : DEFAULT_ASPECT;
+}
+
+/**
+ * Size the others' tiles to fill the stage, my own picture small in its corner: the layout is
+ * chosen again whenever the stage changes size (window resized or turned, a banner or the side
+ * panel shown or hidden), a tile comes or goes, or a picture changes shape.
+ */
+export function layoutTiles() {
+  if (!watching) watchSizes();
+  const grid = $("tiles");
+  const tiles = [...S.tiles.values()];
+  const stage = $("stage").getBoundingClientRect();
+  const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+  const gap = parseFloat(getComputedStyle(grid).rowGap) || 0;
+  // My picture, 4:3 (room.css): a fifth of the stage's width within these bounds, and never
+  // more than half its height (a phone on its side, under a banner).
+  const selfWidth = Math.min(
+    Math.max(stage.width / 5, 6.5 * rem),
+    13 * rem,
+    (stage.height * 2) / 3,
+  );
+  const captions = tiles.map((tile) => tile.root.querySelector("figcaption").offsetHeight);
+  const plan = planStage(tiles.length, stage.width, stage.height, {
+    aspect: pictureAspect(),
+    gap,
+    self: { width: selfWidth, height: (selfWidth * 3) / 4 },
+    margin: 0.5 * rem,
+    caption: Math.max(2.5 * rem, ...captions),
+  });
+  grid.style.setProperty("--self-width", `${selfWidth}px`);
+  if (!plan.tileWidth) return; // nobody else, or the call is not on screen
+  const { cols, rows, tileWidth, tileHeight } = plan;
+  grid.dataset.layout = `${cols}x${rows}`;
+  // Half-columns: a tile spans two, so that a shorter last row can sit in the middle.
+  grid.style.setProperty("--grid-cols", String(cols * 2));
+  grid.style.setProperty("--grid-rows", String(rows));
+  grid.style.setProperty("--half-width", `${(tileWidth - gap) / 2}px`);
+  grid.style.setProperty("--tile-height", `${tileHeight}px`);
+  // The strip the tiles leave to my picture, when it would lie over a name or a face.
+  grid.style.setProperty("--self-right", `${plan.right}px`);
+  grid.style.setProperty("--self-top", `${plan.top}px`);
+  // In DOM order, which is the grid's: the first tile of the last row starts it.
+  const start = lastRowStart(tiles.length, cols);
+  tiles.forEach(({ root }, i) => {
+    root.style.gridColumnStart = start !== null && i === cols * (rows - 1) ? String(start) : "";
+  });
 }
