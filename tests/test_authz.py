@@ -127,6 +127,8 @@ async def recorded_room(factory: Factory, world: Made) -> tuple[int, int]:
             created_by=world.mediator.id or 0,
             actor=audit.SYSTEM,
         )
+        # Set for tomorrow, so the calendar rows answer 200 to those entitled.
+        room.scheduled_for = now() + timedelta(days=1)
         recording = await rooms_service.start_recording(
             s,
             room=room,
@@ -256,6 +258,10 @@ MATRIX = [
     Row("GET",  "/api/rooms/{room_id}/recordings",  (401, 403, 200, 404, 403, 403, 403, 404)),
     Row("GET",  "/api/rooms/{room_id}/recordings/{recording_id}/segments/{seq}",
                                                     (401, 403, 200, 404, 403, 403, 403, 404)),
+    Row("PUT",  "/api/rooms/{room_id}/schedule",    (401, 403, 200, 404, 403, 403, 403, 404),
+        body=lambda _: {"scheduled_for": (now() + timedelta(days=1)).isoformat()}),
+    Row("GET",  "/api/rooms/{room_id}/calendar.ics",
+                                                    (401, 403, 200, 404, 403, 403, 200, 404)),
     Row("POST", "/api/rooms/{room_id}/close",       (401, 403, 200, 404, 403, 403, 403, 404)),
 ]
 # A socket answers with a close code: 4401 not signed in, 4403 wrong role, 4404 not theirs.

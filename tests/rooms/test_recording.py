@@ -81,6 +81,7 @@ async def test_closing_the_room_leaves_nothing_running(
     applicant = await meeting.join("applicant")
     await mediator.send(type="admit", participant_id=applicant.participant_id)
     await flowing(mediator, applicant.participant_id, "video")
+    await flowing(applicant, mediator.participant_id, "video")
     r = await meeting.api(
         "POST", f"/api/rooms/{meeting.room_id}/recording", json={"action": "start"}
     )
@@ -113,7 +114,9 @@ async def _start_recording(meeting: Meeting, app: Any) -> list[recording.Partici
     mediator = await meeting.join("mediator")
     applicant = await meeting.join("applicant")
     await mediator.send(type="admit", participant_id=applicant.participant_id)
+    # Both ways: a recorder starts with the recording only for media the server already has.
     await flowing(mediator, applicant.participant_id, "video", more_than=10)
+    await flowing(applicant, mediator.participant_id, "video", more_than=10)
     await _consented(mediator, applicant)
     r = await meeting.api(
         "POST", f"/api/rooms/{meeting.room_id}/recording", json={"action": "start"}
