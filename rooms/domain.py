@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from rooms import reminders
+from rooms import news, reminders
 from rooms.hosts import HostRule, default_host_rules
 from rooms.pages import ACTION_LABELS, case_section, party_landing
 from rooms.peers import use_host_addresses
@@ -35,6 +35,10 @@ def _starter(host_rules: Mapping[str, HostRule]) -> Hook:
             )
         )
         await app.state.rooms.adopt_open()
+        # A saved agreement version reaches the case's meeting (rooms/news.py).
+        app.state.rooms_unsubscribe = app.state.hub.subscribe(
+            news.AGREEMENT_TOPIC, news.agreement_news(app.state.rooms)
+        )
         # Notices of meetings' times and reminders before them; its first look, right away,
         # sends what fell due while the server was down (rooms/reminders.py).
         reminders.start(app)
@@ -46,6 +50,9 @@ async def _stop(app: FastAPI) -> None:
     """Every live room ends: peers, recorders (their last segments are stored), sockets.
     Idempotent: the server runs it before closing sockets and the lifespan again after."""
     await reminders.stop(app)
+    unsubscribe = getattr(app.state, "rooms_unsubscribe", None)
+    if unsubscribe is not None:
+        unsubscribe()
     rooms = getattr(app.state, "rooms", None)
     if isinstance(rooms, RoomRegistry):
         await rooms.close_all()
@@ -66,4 +73,5 @@ def domain(host_rules: Mapping[str, HostRule] | None = None) -> Domain:
         party_landing=party_landing,
         startup=_starter(rules),
         shutdown=_stop,
+        signing_evidence=news.signing_evidence,
     )

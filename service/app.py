@@ -21,6 +21,7 @@ from service import apidocs, cases, logs, openapi, pages, security
 from service.db import make_engine, make_sessionmaker
 from service.domain import Domain, check_domains
 from service.errors import Invalid, MediationError, NoPartySession, NotAuthenticated, NotFound
+from service.hub import Hub
 from service.i18n import N_, gettext, pick_language
 from service.migrate import ensure_current
 from service.router import health_router, router
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.store = ContentStore(settings.data_dir / "store")
+        app.state.hub = Hub()  # domains subscribe to each other's news at start-up
         settings.secret()  # create the key now rather than inside the first request
         try:
             for domain in domains:
@@ -141,6 +143,7 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
                     await domain.startup(app)
             yield
         finally:
+            await app.state.hub.drain()
             # Live work ends first (peers, recorders storing their last segments, sockets),
             # while the database is still there; a domain that never started has nothing
             # to end, which its (idempotent) hook must allow.
@@ -162,6 +165,13 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
         **{k: v for d in domains for k, v in d.action_labels.items()},
     }
     app.state.script_strings = {d.name: d.script_strings for d in domains}
+    app.state.page_modules = {
+        slot: tuple(m for d in domains for m in d.page_modules.get(slot, ()))
+        for slot in {slot for d in domains for slot in d.page_modules}
+    }
+    app.state.signing_evidence = tuple(
+        d.signing_evidence for d in domains if d.signing_evidence is not None
+    )
     app.include_router(health_router)
     app.include_router(router)
     app.include_router(pages.router)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from markupsafe import Markup
@@ -46,6 +46,9 @@ PartyLanding = Callable[[AsyncSession, Party], Awaitable[str | None]]
 # sessionmaker, store and settings are set); shutdown runs before uvicorn closes the sockets
 # and again at the end of the lifespan, so it must be idempotent.
 Hook = Callable[["FastAPI"], Awaitable[None]]
+# What a domain knows of how a party was identified before signing (the consent ledger's
+# identity check and consents): plain values, recorded with the party's signature.
+SigningEvidence = Callable[[AsyncSession, Case, Party], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ class Domain:
     party_landing: PartyLanding | None = None
     startup: Hook | None = None
     shutdown: Hook | None = None
+    # ES modules another domain's page loads, by that page's slot name: the agreements'
+    # panel in the room page ("room") without rooms/ knowing of agreements.
+    page_modules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    signing_evidence: SigningEvidence | None = None
 
 
 def check_domains(domains: list[Domain], *, service_actions: Iterable[str] = ()) -> None:
