@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
+import service.documents.models  # (registers the issued documents and seals)
 import service.models  # noqa: F401  (registers every table on the metadata)
 from service.app import create_app
 from service.db import make_engine
@@ -42,7 +45,7 @@ def model_tables() -> set[str]:
 
 
 async def test_head_is_known() -> None:
-    assert head_revision() == "0005"
+    assert head_revision() == "0006"
     assert {"organisation", "user_account", "audit_event"} <= model_tables()
 
 
@@ -56,6 +59,41 @@ async def test_upgrade_from_empty_creates_every_table(databases: Databases) -> N
     assert not missing, f"tables in the models but not in the migrated database: {missing}"
     assert "alembic_version" in tables
     assert await revision_of(db.url) == head_revision()
+
+
+async def test_documents_schema_is_the_models(databases: Databases) -> None:
+    """0006 builds document and seal_key exactly as service/documents/models.py says (types,
+    constraints, indexes), so neither drifts from the other."""
+    db = await databases.new()
+    await asyncio.to_thread(upgrade, db.url)
+    engine = make_engine(db.url)
+    try:
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": True}), SQLModel.metadata
+                )
+            )
+    finally:
+        await engine.dispose()
+    ours = {"document", "seal_key"}
+    mentioned = [d for d in differences if ours & set(_tables_in(d))]
+    assert mentioned == []
+
+
+def _tables_in(difference: object) -> list[str]:
+    """The table names an autogenerate difference (a tuple, or a list of them) mentions."""
+    found: list[str] = []
+    items = difference if isinstance(difference, list) else [difference]
+    for item in items:
+        for part in item if isinstance(item, tuple) else (item,):
+            name = getattr(part, "name", None) if not isinstance(part, str) else part
+            table = getattr(part, "table", None)
+            if isinstance(name, str):
+                found.append(name)
+            if table is not None and isinstance(getattr(table, "name", None), str):
+                found.append(table.name)
+    return found
 
 
 async def test_upgrade_twice_is_a_no_op(databases: Databases) -> None:
