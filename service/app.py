@@ -16,9 +16,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from agreements.domain import domain as agreements_domain
 from rooms.domain import domain as rooms_domain
 from service import apidocs, cases, logs, openapi, pages, security
 from service.db import make_engine, make_sessionmaker
+from service.documents.pdf import PdfWorkers
 from service.domain import Domain, check_domains
 from service.errors import Invalid, MediationError, NoPartySession, NotAuthenticated, NotFound
 from service.hub import Hub
@@ -58,6 +60,15 @@ _VALIDATION_MESSAGES = {
     ),
     "string_unicode": N_("The text holds characters that are not valid Unicode."),
     "bool_type": N_("true or false is needed here."),
+    "datetime_type": N_("A date and time in ISO 8601 is needed, such as 2026-12-05T14:30:00+08:00."),
+    "date_type": N_("A date such as 2026-12-31 is needed here."),
+    "date_from_datetime_parsing": N_("Not a valid date: use the form 2026-12-31."),
+    "date_parsing": N_("Not a valid date: use the form 2026-12-31."),
+    "amount_type": N_('An amount in yuan is written as text, such as "3000.00".'),
+    "amount_positive": N_("The amount must be more than zero."),
+    "png_type": N_("The signature picture is needed here, as base64-encoded PNG."),
+    "png_too_large": N_("The signature picture is too large."),
+    "png_base64": N_("The signature picture is not valid base64."),
     "model_attributes_type": N_("An object is needed here."),
     "dict_type": N_("An object is needed here."),
     "list_type": N_("A list is needed here."),
@@ -76,7 +87,7 @@ def validation_message(language: str, error: Mapping[str, Any]) -> str:
 def default_domains() -> list[Domain]:
     """The domains this service is made of, in the order their case-page sections show.
     The one place that names them (migrations/env.py reads their models from here)."""
-    return [rooms_domain()]
+    return [rooms_domain(), agreements_domain()]
 
 
 async def shut_down_domains(app: Any) -> None:
@@ -135,6 +146,13 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.store = ContentStore(settings.data_dir / "store")
+        # Renders may read only our own files: the static folder and the templates.
+        app.state.pdf = PdfWorkers(
+            settings.pdf,
+            allowed_dirs=[STATIC_DIR, *(d.templates for d in domains if d.templates)],
+        )
+        if settings.pdf.prestart:
+            app.state.pdf.start()  # warming up in the background
         app.state.hub = Hub()  # domains subscribe to each other's news at start-up
         settings.secret()  # create the key now rather than inside the first request
         try:
@@ -148,6 +166,7 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
             # while the database is still there; a domain that never started has nothing
             # to end, which its (idempotent) hook must allow.
             await shut_down_domains(app)
+            await app.state.pdf.close()
             await engine.dispose()
 
     app = FastAPI(

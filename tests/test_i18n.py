@@ -28,6 +28,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, unescape
 
+from agreements.models import AgreementStatus, SignMethod
+from agreements.service import STATUS_LABELS as AGREEMENT_STATUS_LABELS
 from rooms.models import ConsentKind, RoomKind, RoomStatus
 from rooms.pages import CONSENT_LABELS, ROOM_KIND_LABELS, ROOM_STATUS_LABELS
 from rooms.strings import ROOM_SCRIPT_STRINGS
@@ -283,6 +285,7 @@ def test_no_duplicate_msgids() -> None:
 # Every StrEnum a page shows, with the labels it is shown through. A page renders
 # _(labels[value]), never the value: the value is a code, English to a person.
 SHOWN_ENUMS: list[tuple[type[StrEnum], Mapping[str, str]]] = [
+    (AgreementStatus, AGREEMENT_STATUS_LABELS),
     (CaseStatus, cases.STATUS_LABELS),
     (DisputeType, cases.DISPUTE_LABELS),
     (PartyRole, cases.PARTY_ROLE_LABELS),
@@ -294,8 +297,8 @@ SHOWN_ENUMS: list[tuple[type[StrEnum], Mapping[str, str]]] = [
 ]
 # Enums no page shows yet (no page lists organisations). The page that first shows one
 # needs a labels dict, and the enum moves to SHOWN_ENUMS.
-NOT_SHOWN: set[type[StrEnum]] = {OrgKind, CommitteeLevel, Industry}
-MODEL_MODULES = ("service.models", "rooms.models")
+NOT_SHOWN: set[type[StrEnum]] = {OrgKind, CommitteeLevel, Industry, SignMethod}
+MODEL_MODULES = ("service.models", "rooms.models", "agreements.models")
 # Actions whose data names the state they moved something to ("to"): the case history
 # shows that state too, labelled under "<action>/<state>".
 STATE_CHANGES: dict[str, type[StrEnum]] = {
@@ -303,7 +306,10 @@ STATE_CHANGES: dict[str, type[StrEnum]] = {
     "room.status_changed": RoomStatus,
 }
 # Actions built at run time (f"consent.{kind}"): the enum they are built from.
-BUILT_ACTIONS: dict[str, type[StrEnum]] = {"consent.{}": ConsentKind}
+BUILT_ACTIONS: dict[str, type[StrEnum]] = {
+    "consent.{}": ConsentKind,
+    "agreement.{}": AgreementStatus,
+}
 
 
 def model_enums() -> set[type[StrEnum]]:
