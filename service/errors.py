@@ -62,5 +62,21 @@ class TooManyAttempts(MediationError):
         self.headers["Retry-After"] = str(retry_after)
 
 
+class TooLarge(MediationError):
+    """An upload over the size the endpoint reads."""
+
+    status_code = 413
+
+
+class Unavailable(MediationError):
+    """The service cannot do this right now (a worker is busy or failed): try again later."""
+
+    status_code = 503
+
+    def __init__(self, message: str, /, *, retry_after: int = 30, **params: Any) -> None:
+        super().__init__(message, **params)
+        self.headers["Retry-After"] = str(retry_after)
+
+
 class SchemaOutOfDate(RuntimeError):
     """The database schema is not the one this code knows; the operator must migrate."""

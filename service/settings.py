@@ -76,6 +76,29 @@ class NotifySettings(BaseModel):
         return sorted(set(value), reverse=True)
 
 
+class PdfSettings(BaseModel):
+    """The PDF workers (service/documents/pdf.py) and the committees' seals
+    (service/documents/seal.py): MEDIATION_PDF__WORKERS, MEDIATION_PDF__TIMEOUT_SECONDS..."""
+
+    # Worker processes rendering, sealing and checking PDFs, off the loop carrying the video.
+    workers: int = Field(default=2, ge=1, le=32)
+    # One render, seal or check longer than this is stopped (its worker killed and replaced)
+    # and refused with 503; a normal agreement takes well under a second.
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Start the workers (and load their fonts) when the server starts, rather than on the
+    # first PDF. The tests turn it off: most of their apps never make a PDF.
+    prestart: bool = True
+    # A worker is replaced after this many jobs, so whatever a long-lived renderer
+    # accumulates (caches, fragmentation) stays bounded.
+    max_jobs_per_worker: int = Field(default=200, ge=1)
+    # The largest PDF POST /api/documents/verify reads; a larger one gets 413.
+    max_verify_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # A CA-issued seal instead of the generated one: a folder of <organisation id>.p12 files
+    # (PKCS#12, key and certificate chain) and their passphrase.
+    seal_pkcs12_dir: Path | None = None
+    seal_pkcs12_passphrase: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     """Everything the service reads from its environment.
 
@@ -99,6 +122,7 @@ class Settings(BaseSettings):
     rtc: RtcSettings = Field(default_factory=RtcSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    pdf: PdfSettings = Field(default_factory=PdfSettings)
 
     # The signing key, read once (``secret()`` runs on every authenticated request).
     _secret: bytes | None = PrivateAttr(default=None)

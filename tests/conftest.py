@@ -43,7 +43,7 @@ from service.models import (
     User,
 )
 from service.personal import id_check_char
-from service.settings import RtcSettings, Settings
+from service.settings import PdfSettings, RtcSettings, Settings
 
 DEFAULT_PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "correct horse battery"
@@ -134,7 +134,12 @@ def make_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
         secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
         public_url="http://testserver",
         log_json=False,
-        **{"rtc": RtcSettings(host_addresses=LOOPBACK_ONLY), **overrides},  # type: ignore[arg-type]
+        **{  # type: ignore[arg-type]
+            "rtc": RtcSettings(host_addresses=LOOPBACK_ONLY),
+            # Most test apps never make a PDF: their workers start on first use.
+            "pdf": PdfSettings(prestart=False),
+            **overrides,
+        },
     )
 
 
