@@ -17,6 +17,8 @@ from pydantic_core import core_schema
 from sqlalchemy import func
 from sqlmodel import select
 
+import agreements.content
+import agreements.schemas
 import rooms.schemas
 import service.schemas
 from service.models import AuditEvent, Case, Organisation, Party, User
@@ -284,7 +286,7 @@ async def test_enums_still_come_as_json_strings(
 
 def _request_models() -> list[type[BaseModel]]:
     found = []
-    for module in (service.schemas, rooms.schemas):
+    for module in (service.schemas, rooms.schemas, agreements.schemas, agreements.content):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, service.schemas.Strict):
                 found.append(value)
