@@ -20,6 +20,7 @@ from agreements.domain import domain as agreements_domain
 from rooms.domain import domain as rooms_domain
 from service import apidocs, cases, logs, openapi, pages, security
 from service.db import make_engine, make_sessionmaker
+from service.documents import router as documents_router
 from service.documents.pdf import PdfWorkers
 from service.domain import Domain, check_domains
 from service.errors import Invalid, MediationError, NoPartySession, NotAuthenticated, NotFound
@@ -194,6 +195,8 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
     app.include_router(health_router)
     app.include_router(router)
     app.include_router(pages.router)
+    app.include_router(documents_router.api)  # issued documents and their verification
+    app.include_router(documents_router.page_router)
     for domain in domains:
         if domain.router is not None:
             app.include_router(domain.router)

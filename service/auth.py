@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import audit
 from service.cases import party_actor, staff_actor
@@ -186,6 +187,12 @@ async def _mediator_case(session: SessionDep, mediator: CurrentMediator, case_id
 
 async def _viewable_case(session: SessionDep, principal: CurrentPrincipal, case_id: PathId) -> Case:
     """A case the caller may read: a mediator's committee's, or a party's own."""
+    return await viewable_case(session, principal, case_id)
+
+
+async def viewable_case(session: AsyncSession, principal: Principal, case_id: int) -> Case:
+    """``ViewableCase``'s rule, for a dependency that finds the case through something else
+    (a document by its hash): 403 by role first, then 404 for a case not theirs."""
     if isinstance(principal, PartyPrincipal):
         if principal.case.id != case_id:
             raise NotFound("No such case.")

@@ -77,13 +77,14 @@ PYTHON_KEYWORDS: dict[str, tuple[int, ...] | None] = {
 }
 TEMPLATE_KEYWORDS: dict[str, tuple[int, ...] | None] = {"_": None}
 
-# Only each package's *.py and templates/*.html: not tests, not the locale directory.
+# Only each package's *.py and templates/**.html: not tests, not the locale directory.
+# At any depth: service/documents/*.py, and a domain's templates/<domain>/*.html.
 METHOD_MAP = [
-    ("*.py", "python"),
-    ("templates/*.html", "jinja2.ext.babel_extract"),
+    ("**.py", "python"),
+    ("templates/**.html", "jinja2.ext.babel_extract"),
 ]
 OPTIONS_MAP = {
-    "templates/*.html": {"trim_blocks": "true", "lstrip_blocks": "true"},
+    "templates/**.html": {"trim_blocks": "true", "lstrip_blocks": "true"},
 }
 
 
