@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from agreements.domain import domain as agreements_domain
+from confirmation.domain import domain as confirmation_domain
 from rooms.domain import domain as rooms_domain
 from service import apidocs, cases, logs, openapi, pages, security
 from service.db import make_engine, make_sessionmaker
@@ -88,7 +89,7 @@ def validation_message(language: str, error: Mapping[str, Any]) -> str:
 def default_domains() -> list[Domain]:
     """The domains this service is made of, in the order their case-page sections show.
     The one place that names them (migrations/env.py reads their models from here)."""
-    return [rooms_domain(), agreements_domain()]
+    return [rooms_domain(), agreements_domain(), confirmation_domain()]
 
 
 async def shut_down_domains(app: Any) -> None:

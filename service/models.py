@@ -136,6 +136,12 @@ class Organisation(SQLModel, table=True):
     level: str | None = Field(default=None, sa_type=String(20))
     industry: str | None = Field(default=None, sa_type=String(20))
     region_code: str | None = Field(default=None, sa_type=String(20))
+    # A committee's basic-level court, "where the committee is" (CPL 205): a court competent
+    # to confirm its agreements.
+    court_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="RESTRICT")),
+    )
     parent_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="RESTRICT")),

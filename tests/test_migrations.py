@@ -45,7 +45,7 @@ def model_tables() -> set[str]:
 
 
 async def test_head_is_known() -> None:
-    assert head_revision() == "0006"
+    assert head_revision() == "0008"
     assert {"organisation", "user_account", "audit_event"} <= model_tables()
 
 
