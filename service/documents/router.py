@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
 from service import pages
@@ -91,7 +93,7 @@ async def _file_part(request: Request, body: bytes, limit: int) -> bytes:
 
     try:
         form = await Request(request.scope, replay).form(max_files=1, max_fields=5)
-    except Exception:  # malformed multipart: the form is not usable, whatever went wrong
+    except (HTTPException, MultiPartException):  # malformed: Starlette's 400, or its cause
         raise Invalid(NO_FILE, field="file") from None
     try:
         upload = form.get("file")
@@ -131,9 +133,7 @@ ViewableDocument = Annotated[Document, Depends(_viewable_document)]
         422: {
             "description": "no file, or not a PDF",
             "content": {
-                "application/json": {
-                    "schema": {"$ref": "#/components/schemas/HTTPValidationError"}
-                }
+                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
             },
         },
         503: {"description": "the PDF workers are busy or failing: try again later"},

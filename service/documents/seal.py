@@ -172,7 +172,8 @@ async def _insert(
         async with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        session.expunge(row)
+        if row in session:  # the savepoint's rollback usually takes it out already
+            session.expunge(row)
         winner = await session.get(SealKey, org_id, populate_existing=True)
         if winner is None:  # neither ours nor theirs: a real failure, not the race
             raise
