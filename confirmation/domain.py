@@ -4,12 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from confirmation.router import router
 from service.domain import Domain
+from service.i18n import N_
+
+ACTION_LABELS = {
+    "confirmation.applied": N_("Applied for judicial confirmation"),
+    "confirmation.consented": N_("Party joined the application for confirmation"),
+    "confirmation.claimed": N_("Judge claimed the application"),
+    "confirmation.queued": N_("Application in the court's queue"),
+    "confirmation.accepted": N_("Application accepted by the court"),
+    "confirmation.supplement_requested": N_("Court asked for a supplement"),
+    "confirmation.confirmed": N_("Agreement confirmed by the court"),
+    "confirmation.rejected": N_("Application for confirmation rejected"),
+    "confirmation.not_accepted": N_("Court did not accept the application"),
+    "confirmation.withdrawn": N_("Application for confirmation withdrawn"),
+    "confirmation.awaiting_consent": N_("Awaiting the parties' consent"),
+}
 
 
 def domain() -> Domain:
     return Domain(
         name="confirmation",
+        router=router,
         templates=Path(__file__).resolve().parent / "templates",
         models=("confirmation.models",),
+        action_labels=ACTION_LABELS,
     )

@@ -86,8 +86,10 @@ class Application(SQLModel, table=True):
             postgresql_where=text(LIVE_APPLICATION),
             sqlite_where=text(LIVE_APPLICATION),
         ),
-        # The queue: a court's applications by status, in deadline order.
-        Index("ix_confirmation_queue", "court_id", "status", "queued_at"),
+        # A court's numbers are its own (two courts could share a region code's digits).
+        UniqueConstraint("court_id", "number", name="uq_confirmation_number"),
+        # The queue: a court's applications in deadline order.
+        Index("ix_confirmation_queue", "court_id", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -121,7 +123,7 @@ class Application(SQLModel, table=True):
     effective_at: datetime = Field(sa_column=_utc(nullable=False))  # the agreement's
     queued_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     accepted_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-    number: str | None = Field(default=None, sa_type=String(60), unique=True)
+    number: str | None = Field(default=None, sa_type=String(60))
     refusal_reason: str | None = Field(default=None, sa_type=String(1000))
     claimed_by: int | None = Field(
         default=None,
@@ -134,6 +136,9 @@ class Application(SQLModel, table=True):
     withdraw_reason: str | None = Field(default=None, sa_type=String(1000))
     record_sha256: str | None = Field(default=None, sa_type=String(64))  # mediation record
     ruling_sha256: str | None = Field(default=None, sa_type=String(64))
+    # The deadline that binds someone now (the statutory clock's first open one), kept by
+    # every transition so that the court's queue is one index scan in deadline order.
+    due_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class ApplicationConsent(SQLModel, table=True):

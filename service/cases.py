@@ -152,7 +152,7 @@ def check_party(index: int, party: NewParty) -> None:
         raise Invalid(problem, field=f"{where}.agent.id_number")
 
 
-async def _next_seq(session: AsyncSession, *, org_id: int, year: int) -> int:
+async def next_seq(session: AsyncSession, *, org_id: int, year: int) -> int:
     """Allocate the next number atomically: one upsert, so concurrent intakes (even the
     first of a year) queue on the counter row and never share or skip a number."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -189,7 +189,7 @@ async def create_case(
     if org is None or org.kind != OrgKind.committee:
         raise NotFound("No such organisation.")
     year = now().astimezone(CHINA).year
-    seq = await _next_seq(session, org_id=org.id or 0, year=year)
+    seq = await next_seq(session, org_id=org.id or 0, year=year)
     case = Case(
         org_id=mediator.org_id,
         year=year,

@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("withdraw_reason", sa.String(length=1000), nullable=True),
         sa.Column("record_sha256", sa.String(length=64), nullable=True),
         sa.Column("ruling_sha256", sa.String(length=64), nullable=True),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "basis IN ('committee_location', 'party_domicile')",
             name=op.f("ck_confirmation_application_basis"),
@@ -115,14 +116,14 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_confirmation_application")),
-        sa.UniqueConstraint("number", name=op.f("uq_confirmation_application_number")),
+        sa.UniqueConstraint("court_id", "number", name="uq_confirmation_number"),
     )
     with op.batch_alter_table("confirmation_application", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_confirmation_application_case_id"), ["case_id"], unique=False
         )
         batch_op.create_index(
-            "ix_confirmation_queue", ["court_id", "status", "queued_at"], unique=False
+            "ix_confirmation_queue", ["court_id", "due_at"], unique=False
         )
         batch_op.create_index(
             "uq_confirmation_live",

@@ -1,0 +1,372 @@
+"""The confirmation API (API.md): the application, consents, the court's queue, acceptance,
+the claim, the decision, withdrawal and supplements. The request's unit of work commits."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from agreements import service as agreements_service
+from confirmation import clock, document, queue
+from confirmation import service as confirmation_service
+from confirmation.access import (
+    ApplicationAccess,
+    CourtApplication,
+    JudgeApplication,
+    PartyApplication,
+    ViewableApplication,
+)
+from confirmation.models import Application, ApplicationStatus, Ground, Outcome
+from confirmation.schemas import (
+    AcceptIn,
+    ApplicationIn,
+    ApplicationOut,
+    ConsentOut,
+    CourtOut,
+    DeadlineOut,
+    DecisionIn,
+    DecisionOut,
+    HistoryOut,
+    NoteIn,
+    QueueItem,
+    QueuePage,
+    SupplementIn,
+)
+from service.auth import CurrentPrincipal, CurrentStaff, PartyPrincipal, PathId, ViewableCase
+from service.clock import now
+from service.db import SessionDep
+from service.errors import Forbidden, NotFound
+from service.i18n import gettext
+from service.models import AuditEvent, Organisation, Role
+from service.router import client_address
+
+router = APIRouter(tags=["confirmation"])
+
+
+@router.get("/api/cases/{case_id}/courts", response_model=list[CourtOut])
+async def competent_courts(
+    case: ViewableCase, session: SessionDep, request: Request
+) -> list[CourtOut]:
+    """The courts the parties may apply to (CPL 205), and why each is competent."""
+    language = request.state.language
+    return [
+        CourtOut(
+            id=c.court.id or 0,
+            name=c.court.name,
+            region_code=c.court.region_code,
+            basis=c.basis,
+            basis_label=gettext(language, confirmation_service.BASIS_LABELS[c.basis]),
+        )
+        for c in await confirmation_service.competent_courts(session, case)
+    ]
+
+
+@router.post("/api/cases/{case_id}/confirmation", response_model=ApplicationOut, status_code=201)
+async def apply(
+    body: ApplicationIn,
+    case: ViewableCase,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    request: Request,
+) -> ApplicationOut:
+    """Start the joint application (the agreement must be in effect, within 30 days, to a
+    competent court); a party starting it has joined it."""
+    party = principal.party if isinstance(principal, PartyPrincipal) else None
+    user = None if isinstance(principal, PartyPrincipal) else principal.user
+    application = await confirmation_service.apply(
+        session,
+        case=case,
+        court_id=body.court_id,
+        user=user,
+        party=party,
+        actor=principal.actor,
+        address=client_address(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    return await application_out(session, request, ApplicationAccess(application, case, principal))
+
+
+@router.post("/api/confirmations/{application_id}/consent", response_model=ApplicationOut)
+async def consent(
+    access: PartyApplication, session: SessionDep, request: Request
+) -> ApplicationOut:
+    """This party joins the application; with the last consent it enters the court's queue."""
+    principal = access.principal
+    if not isinstance(principal, PartyPrincipal):  # (PartyApplication lets only parties in)
+        raise Forbidden("Only a party of the case may do this.")
+    application = await confirmation_service.consent(
+        session,
+        application_id=access.application.id or 0,
+        case=access.case,
+        party=principal.party,
+        actor=principal.actor,
+        address=client_address(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    if application.status == ApplicationStatus.queued:
+        await document.attach_record(request, session, application, access.case)
+    return await application_out(
+        session, request, ApplicationAccess(application, access.case, principal)
+    )
+
+
+@router.get("/api/courts/{court_id}/queue", response_model=QueuePage)
+async def court_queue(
+    court_id: PathId,
+    staff: CurrentStaff,
+    session: SessionDep,
+    request: Request,
+    status: Annotated[ApplicationStatus | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> QueuePage:
+    """The court's open applications, the nearest deadline first (judges and clerks of
+    that court)."""
+    if staff.user.role not in (Role.judge, Role.clerk):
+        raise Forbidden("Only the court's judges and clerks may see its queue.")
+    if staff.user.org_id != court_id:
+        raise NotFound("No such court.")
+    statuses = (status,) if status else queue.OPEN
+    rows, total = await queue.page(
+        session, court_id=court_id, statuses=statuses, offset=offset, limit=limit
+    )
+    at, language = now(), request.state.language
+    items = []
+    for application, case_number in rows:
+        deadlines = _deadlines(application)
+        items.append(
+            QueueItem(
+                id=application.id or 0,
+                case_number=case_number,
+                number=application.number,
+                status=ApplicationStatus(application.status),
+                status_label=gettext(
+                    language,
+                    confirmation_service.STATUS_LABELS[ApplicationStatus(application.status)],
+                ),
+                queued_at=application.queued_at,
+                accepted_at=application.accepted_at,
+                claimed_by=application.claimed_by,
+                deadline=_deadline_out(deadlines[0], at, language) if deadlines else None,
+            )
+        )
+    return QueuePage(items=items, total=total, offset=offset, limit=limit)
+
+
+@router.post("/api/confirmations/{application_id}/accept", response_model=ApplicationOut)
+async def accept(
+    body: AcceptIn, access: CourtApplication, session: SessionDep, request: Request
+) -> ApplicationOut:
+    """立案 with a number, or a refusal with its reason (judges and clerks of the court)."""
+    staff = access.court_staff
+    if staff is None:
+        raise Forbidden("Only the court's judges and clerks may do this.")
+    application = await confirmation_service.accept(
+        session,
+        application_id=access.application.id or 0,
+        user=staff.user,
+        accept=body.accept,
+        reason=body.reason,
+        actor=staff.actor,
+    )
+    return await application_out(
+        session, request, ApplicationAccess(application, access.case, staff)
+    )
+
+
+@router.post("/api/confirmations/{application_id}/claim", response_model=ApplicationOut)
+async def claim(access: JudgeApplication, session: SessionDep, request: Request) -> ApplicationOut:
+    """This judge holds the application; 409 if another judge does."""
+    staff = access.court_staff
+    if staff is None:
+        raise Forbidden("Only a judge of the court may do this.")
+    application = await confirmation_service.claim(
+        session, application_id=access.application.id or 0, judge=staff.user, actor=staff.actor
+    )
+    return await application_out(
+        session, request, ApplicationAccess(application, access.case, staff)
+    )
+
+
+@router.post("/api/confirmations/{application_id}/decision", response_model=ApplicationOut)
+async def decide(
+    body: DecisionIn, access: JudgeApplication, session: SessionDep, request: Request
+) -> ApplicationOut:
+    """The claiming judge's decision; a confirmation or a rejection issues the ruling."""
+    staff = access.court_staff
+    if staff is None:
+        raise Forbidden("Only a judge of the court may do this.")
+    application, _ = await confirmation_service.decide(
+        session,
+        application_id=access.application.id or 0,
+        judge=staff.user,
+        outcome=body.outcome,
+        grounds=list(dict.fromkeys(body.grounds)),
+        reason=body.reason,
+        notes=body.notes,
+        supplement_due=body.supplement_due,
+        actor=staff.actor,
+        issue_ruling=document.ruling_issuer(request, session, access.case),
+    )
+    return await application_out(
+        session, request, ApplicationAccess(application, access.case, staff)
+    )
+
+
+@router.post("/api/confirmations/{application_id}/withdraw", response_model=ApplicationOut)
+async def withdraw(
+    body: NoteIn, access: PartyApplication, session: SessionDep, request: Request
+) -> ApplicationOut:
+    """A party withdraws the application before the ruling."""
+    principal = access.principal
+    if not isinstance(principal, PartyPrincipal):
+        raise Forbidden("Only a party of the case may do this.")
+    application = await confirmation_service.withdraw(
+        session,
+        application_id=access.application.id or 0,
+        party=principal.party,
+        reason=body.reason,
+        actor=principal.actor,
+    )
+    return await application_out(
+        session, request, ApplicationAccess(application, access.case, principal)
+    )
+
+
+@router.post("/api/confirmations/{application_id}/supplement", response_model=ApplicationOut)
+async def supplement(
+    body: SupplementIn, access: PartyApplication, session: SessionDep, request: Request
+) -> ApplicationOut:
+    """A party hands in what the judge asked for, before the deadline."""
+    principal = access.principal
+    if not isinstance(principal, PartyPrincipal):
+        raise Forbidden("Only a party of the case may do this.")
+    application = await confirmation_service.supplemented(
+        session,
+        application_id=access.application.id or 0,
+        party=principal.party,
+        note=body.note,
+        actor=principal.actor,
+    )
+    return await application_out(
+        session, request, ApplicationAccess(application, access.case, principal)
+    )
+
+
+@router.get("/api/confirmations/{application_id}", response_model=ApplicationOut)
+async def get_application(
+    access: ViewableApplication, session: SessionDep, request: Request
+) -> ApplicationOut:
+    """The application, its deadlines and its history."""
+    await confirmation_service.expire_supplement(session, access.application)
+    return await application_out(session, request, access)
+
+
+def _deadlines(application: Application) -> list[clock.Deadline]:
+    return clock.open_deadlines(
+        status=application.status,
+        effective_at=application.effective_at,
+        queued_at=application.queued_at,
+        accepted_at=application.accepted_at,
+        supplement_due=application.supplement_due,
+    )
+
+
+def _deadline_out(deadline: clock.Deadline, at: datetime, language: str) -> DeadlineOut:
+    return DeadlineOut(
+        code=deadline.code,
+        label=gettext(language, deadline.label),
+        due=deadline.due,
+        who=deadline.who,
+        rule=deadline.rule,
+        overdue=deadline.overdue(at),
+        remaining_seconds=int(deadline.remaining(at).total_seconds()),
+    )
+
+
+async def application_out(
+    session: AsyncSession, request: Request, access: ApplicationAccess
+) -> ApplicationOut:
+    application, case = access.application, access.case
+    language = request.state.language
+    court = await session.get(Organisation, application.court_id)
+    consents = await confirmation_service.consents_of(session, application)
+    parties = await confirmation_service.parties_of(session, case)
+    given = {c.party_id for c in consents}
+    agreement = await agreements_service.live_agreement(session, case.id or 0)
+    admissibility: list[str] = []
+    if agreement is not None:
+        version = await agreements_service.version_of(session, agreement, agreement.latest_version)
+        admissibility = [
+            gettext(language, f.message, **f.params)
+            for f in agreements_service.findings(version, on=application.effective_at.date())
+            if f.level == "warning"
+        ]
+    events = (
+        await session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.case_id == case.id)
+            .where(col(AuditEvent.action).startswith("confirmation."))
+            .order_by(col(AuditEvent.seq))
+        )
+    ).all()
+    labels = request.app.state.action_labels
+    history = [
+        HistoryOut(
+            at=e.at,
+            action=e.action,
+            label=gettext(language, labels.get(e.action, e.action)),
+            actor=e.actor_kind,
+        )
+        for e in events
+        if json.loads(e.data).get("application") == application.id
+    ]
+    at = now()
+    return ApplicationOut(
+        id=application.id or 0,
+        case_id=case.id or 0,
+        case_number=case.number,
+        agreement_id=application.agreement_id,
+        court_id=application.court_id,
+        court_name=court.name if court else "",
+        basis=application.basis,
+        status=ApplicationStatus(application.status),
+        status_label=gettext(
+            language, confirmation_service.STATUS_LABELS[ApplicationStatus(application.status)]
+        ),
+        number=application.number,
+        created_at=application.created_at,
+        effective_at=application.effective_at,
+        queued_at=application.queued_at,
+        accepted_at=application.accepted_at,
+        claimed_by=application.claimed_by,
+        claimed_at=application.claimed_at,
+        supplement_due=application.supplement_due,
+        decided_at=application.decided_at,
+        refusal_reason=application.refusal_reason,
+        record_sha256=application.record_sha256,
+        ruling_sha256=application.ruling_sha256,
+        agreement_sha256=agreement.document_sha256 if agreement else None,
+        consents=[ConsentOut(party_id=c.party_id, at=c.at) for c in consents],
+        awaiting_consent=[p.id or 0 for p in parties if p.id not in given],
+        deadlines=[_deadline_out(d, at, language) for d in _deadlines(application)],
+        admissibility=admissibility,
+        decisions=[
+            DecisionOut(
+                id=d.id or 0,
+                outcome=Outcome(d.outcome),
+                grounds=[Ground(g) for g in json.loads(d.grounds)],
+                reason=d.reason,
+                supplement_due=d.supplement_due,
+                at=d.at,
+                ruling_sha256=d.ruling_sha256,
+            )
+            for d in await confirmation_service.decisions_of(session, application)
+        ],
+        history=history,
+    )

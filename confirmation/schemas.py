@@ -1,0 +1,137 @@
+"""The confirmation API's JSON shapes (API.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, Field, StrictBool
+from pydantic_core import PydanticCustomError
+
+from confirmation.models import ApplicationStatus, Basis, Ground, Outcome
+from service.schemas import RowId, Strict, Text
+
+
+def _text_only(value: object) -> object:
+    # A time is an ISO 8601 string in JSON; a number would be taken for a Unix timestamp.
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "a date and time in ISO 8601 is needed")
+    return value
+
+
+Due = Annotated[datetime, BeforeValidator(_text_only)]
+
+
+class ApplicationIn(Strict):
+    court_id: RowId
+
+
+class AcceptIn(Strict):
+    accept: StrictBool
+    reason: Annotated[str, Text(max_length=1000)] | None = None
+
+
+class DecisionIn(Strict):
+    outcome: Outcome
+    grounds: list[Ground] = Field(default_factory=list, max_length=6)
+    reason: Annotated[str, Text(max_length=2000)] = ""
+    notes: Annotated[str, Text(max_length=20000)] = ""
+    supplement_due: Due | None = None
+
+
+class NoteIn(Strict):
+    reason: Annotated[str, Text(max_length=1000)] = ""
+
+
+class SupplementIn(Strict):
+    note: Annotated[str, Text(min_length=1, max_length=4000)]
+
+
+class CourtOut(BaseModel):
+    id: int
+    name: str
+    region_code: str | None
+    basis: Basis
+    basis_label: str
+
+
+class DeadlineOut(BaseModel):
+    code: str
+    label: str
+    due: datetime
+    who: str
+    rule: str
+    overdue: bool
+    remaining_seconds: int
+
+
+class ConsentOut(BaseModel):
+    party_id: int
+    at: datetime
+
+
+class DecisionOut(BaseModel):
+    id: int
+    outcome: Outcome
+    grounds: list[Ground]
+    reason: str
+    supplement_due: datetime | None
+    at: datetime
+    ruling_sha256: str | None
+
+
+class HistoryOut(BaseModel):
+    at: datetime
+    action: str
+    label: str
+    actor: str
+
+
+class ApplicationOut(BaseModel):
+    id: int
+    case_id: int
+    case_number: str
+    agreement_id: int
+    court_id: int
+    court_name: str
+    basis: Basis
+    status: ApplicationStatus
+    status_label: str
+    number: str | None
+    created_at: datetime
+    effective_at: datetime
+    queued_at: datetime | None
+    accepted_at: datetime | None
+    claimed_by: int | None
+    claimed_at: datetime | None
+    supplement_due: datetime | None
+    decided_at: datetime | None
+    refusal_reason: str | None
+    record_sha256: str | None
+    ruling_sha256: str | None
+    agreement_sha256: str | None
+    consents: list[ConsentOut]
+    awaiting_consent: list[int]  # party ids still to join
+    deadlines: list[DeadlineOut]
+    admissibility: list[str]  # the agreement's check warnings (Interp. 357), translated
+    decisions: list[DecisionOut]
+    history: list[HistoryOut]
+
+
+class QueueItem(BaseModel):
+    id: int
+    case_number: str
+    number: str | None
+    status: ApplicationStatus
+    status_label: str
+    queued_at: datetime | None
+    accepted_at: datetime | None
+    claimed_by: int | None
+    deadline: DeadlineOut | None
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItem]
+    total: int
+    offset: int
+    limit: int
