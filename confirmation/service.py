@@ -404,8 +404,6 @@ async def claim(
         case_id=application.case_id,
         data={
             "application": application.id,
-            "from": S.accepted,
-            "to": S.claimed,
             "judge": judge.id,
         },
     )

@@ -30,6 +30,9 @@ from babel.messages.pofile import read_po, unescape
 
 from agreements.models import AgreementStatus, SignMethod
 from agreements.service import STATUS_LABELS as AGREEMENT_STATUS_LABELS
+from confirmation.models import ApplicationStatus, Basis, Ground, Outcome
+from confirmation.service import BASIS_LABELS
+from confirmation.service import STATUS_LABELS as APPLICATION_STATUS_LABELS
 from rooms.models import ConsentKind, RoomKind, RoomStatus
 from rooms.pages import CONSENT_LABELS, ROOM_KIND_LABELS, ROOM_STATUS_LABELS
 from rooms.strings import ROOM_SCRIPT_STRINGS
@@ -118,6 +121,9 @@ def extracted() -> dict[str, list[str]]:
         add(message, "service/pages.py:SCRIPT_STRINGS")
     for message in ROOM_SCRIPT_STRINGS:
         add(message, "rooms/strings.py:ROOM_SCRIPT_STRINGS")
+    for domain in default_domains():  # the strings each domain's scripts show
+        for message in domain.script_strings:
+            add(message, f"{domain.name}: Domain.script_strings")
     for key, message in REFUSALS.items():
         add(message, f"service/router.py:REFUSALS[{key!r}]")
     return found
@@ -198,7 +204,11 @@ def test_script_strings_cover_the_scripts() -> None:
         )
     }
     assert shown, "no t() calls found: has the scripts' translation helper been renamed?"
-    listed = {*SCRIPT_STRINGS, *ROOM_SCRIPT_STRINGS}
+    listed = {
+        *SCRIPT_STRINGS,
+        *ROOM_SCRIPT_STRINGS,
+        *(m for d in default_domains() for m in d.script_strings),
+    }
     missing = {m: where for m, where in shown.items() if m not in listed}
     assert not missing, missing
 
@@ -287,6 +297,8 @@ def test_no_duplicate_msgids() -> None:
 # _(labels[value]), never the value: the value is a code, English to a person.
 SHOWN_ENUMS: list[tuple[type[StrEnum], Mapping[str, str]]] = [
     (AgreementStatus, AGREEMENT_STATUS_LABELS),
+    (ApplicationStatus, APPLICATION_STATUS_LABELS),
+    (Basis, BASIS_LABELS),
     (CaseStatus, cases.STATUS_LABELS),
     (DisputeType, cases.DISPUTE_LABELS),
     (PartyRole, cases.PARTY_ROLE_LABELS),
@@ -298,8 +310,8 @@ SHOWN_ENUMS: list[tuple[type[StrEnum], Mapping[str, str]]] = [
 ]
 # Enums no page shows yet (no page lists organisations). The page that first shows one
 # needs a labels dict, and the enum moves to SHOWN_ENUMS.
-NOT_SHOWN: set[type[StrEnum]] = {OrgKind, CommitteeLevel, Industry, SignMethod}
-MODEL_MODULES = ("service.models", "rooms.models", "agreements.models")
+NOT_SHOWN: set[type[StrEnum]] = {OrgKind, CommitteeLevel, Industry, SignMethod, Outcome, Ground}
+MODEL_MODULES = ("service.models", "rooms.models", "agreements.models", "confirmation.models")
 # Actions whose data names the state they moved something to ("to"): the case history
 # shows that state too, labelled under "<action>/<state>".
 STATE_CHANGES: dict[str, type[StrEnum]] = {
@@ -310,6 +322,7 @@ STATE_CHANGES: dict[str, type[StrEnum]] = {
 BUILT_ACTIONS: dict[str, type[StrEnum]] = {
     "consent.{}": ConsentKind,
     "agreement.{}": AgreementStatus,
+    "confirmation.{}": ApplicationStatus,
 }
 
 
