@@ -88,6 +88,9 @@ class PdfSettings(BaseModel):
     # Start the workers (and load their fonts) when the server starts, rather than on the
     # first PDF. The tests turn it off: most of their apps never make a PDF.
     prestart: bool = True
+    # Workers run this much nicer than the server (os.nice): on a busy machine the process
+    # forwarding the media gets the CPU first, and a render waits instead.
+    worker_nice: int = Field(default=10, ge=0, le=19)
     # A worker is replaced after this many jobs, so whatever a long-lived renderer
     # accumulates (caches, fragmentation) stays bounded.
     max_jobs_per_worker: int = Field(default=200, ge=1)

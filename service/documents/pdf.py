@@ -89,7 +89,7 @@ class _Worker:
             self.process.wait(timeout=5)
 
 
-def _start_worker(allowed: Sequence[str]) -> _Worker:
+def _start_worker(allowed: Sequence[str], nice: int) -> _Worker:
     """Blocking: a new worker process, warmed up and ready (or WorkerFailed).
 
     A fresh interpreter (``python -m service.documents.worker``), not multiprocessing's
@@ -109,6 +109,7 @@ def _start_worker(allowed: Sequence[str]) -> _Worker:
                 "service.documents.worker",
                 str(to_child_r),
                 str(from_child_w),
+                str(nice),
                 *allowed,
             ],
             pass_fds=(to_child_r, from_child_w),
@@ -197,7 +198,7 @@ class PdfWorkers:
 
     async def _start_one(self) -> None:
         try:
-            worker = await asyncio.to_thread(_start_worker, self.allowed)
+            worker = await asyncio.to_thread(_start_worker, self.allowed, self.settings.worker_nice)
         except Exception:
             self._live -= 1
             log.exception("a PDF worker failed to start")

@@ -125,9 +125,13 @@ def warm() -> None:
     from service.documents import pades  # noqa: F401  (imports pyHanko and its crypto)
 
 
-def main(inbox: Connection, outbox: Connection, allowed: Sequence[str]) -> None:
+def main(inbox: Connection, outbox: Connection, nice: int, allowed: Sequence[str]) -> None:
     """A worker's life: warm up, say ready, then answer jobs until the pipe closes."""
     global _allowed
+    # Lower than the server's priority: on a busy machine the process carrying the media
+    # gets a core first (a render taking longer matters less than a frozen call).
+    if nice:
+        os.nice(nice)
     # The parent decides when workers end (its close(), or the pipe closing when it dies);
     # a stray Ctrl-C must not kill a job half-way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -159,7 +163,7 @@ def main(inbox: Connection, outbox: Connection, allowed: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    # python -m service.documents.worker INBOX_FD OUTBOX_FD ALLOWED_DIR...: the jobs name
+    # python -m service.documents.worker INBOX_FD OUTBOX_FD NICE ALLOWED_DIR...: the jobs name
     # their functions as service.documents.worker.*, so run that module's main, not this
     # __main__ copy's (whose globals the jobs would not see).
     import sys
@@ -169,5 +173,6 @@ if __name__ == "__main__":
     _worker.main(
         Connection(int(sys.argv[1]), writable=False),
         Connection(int(sys.argv[2]), readable=False),
-        sys.argv[3:],
+        int(sys.argv[3]),
+        sys.argv[4:],
     )

@@ -7,7 +7,8 @@ that bypass the Content-Security-Policy (which forbids inline scripts), and run 
 ``runOnly`` the WCAG 2.0 and 2.1 A and AA tags.
 
 One test per language walks a case through every page and the states people meet on it:
-sign-in (also with its error), an unknown join link, a judge's home, the mediator's case
+sign-in (also with its error), an unknown join link, the verification page (its form, an
+unknown code, a refused file, a verdict), a judge's home, the mediator's case
 list (a case in each status the API reaches), intake form (also with its errors) and case
 page (room, join links, consent ledger, a new link shown), the party's page, and the room
 page as mediator and as party: pre-join check, lobby, in the call with the fake camera (the
@@ -22,6 +23,7 @@ does not test).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -30,6 +32,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, ViewportSize, WebSocketRoute, expect
+from weasyprint import HTML
 
 from tests.browser.conftest import Contexts, LiveServer, MakeStaff, Staff
 from tests.browser.test_room import MEDIA, Setup, prepare, wait_state
@@ -229,6 +232,28 @@ async def test_every_page_passes_axe(
     assert response is not None and response.status == 401
     await expect(anonymous.get_by_test_id("error-message")).not_to_be_empty()
     await audit.check(anonymous, "error page /join/xyz")
+
+    # The verification page (anyone): the form, a code from a QR code that names nothing, a
+    # file that is no PDF, and the verdict on a PDF we did not issue.
+    await anonymous.goto(audit.url("/verify"))
+    await audit.check(anonymous, "verify /verify")
+    await anonymous.goto(audit.url("/verify?code=AAAA-BBBB-CCCC"))
+    await expect(anonymous.get_by_test_id("code-result")).to_be_visible()
+    await audit.check(anonymous, "verify /verify?code=, unknown code")
+    upload = anonymous.locator("input[name=file]")
+    await upload.set_input_files(
+        files=[{"name": "note.txt", "mimeType": "text/plain", "buffer": b"not a pdf"}]
+    )
+    await anonymous.get_by_test_id("verify-form").locator("button[type=submit]").click()
+    await expect(anonymous.get_by_test_id("verify-problem")).to_be_visible()
+    await audit.check(anonymous, "verify /verify, a file that is no PDF")
+    plain = await asyncio.to_thread(lambda: HTML(string="<p>不是本平台出具的文件</p>").write_pdf())
+    await anonymous.locator("input[name=file]").set_input_files(
+        files=[{"name": "other.pdf", "mimeType": "application/pdf", "buffer": plain}]
+    )
+    await anonymous.get_by_test_id("verify-form").locator("button[type=submit]").click()
+    await expect(anonymous.get_by_test_id("verdict")).to_have_attribute("data-genuine", "no")
+    await audit.check(anonymous, "verify /verify, a PDF we did not issue")
 
     judge_page = await (await staff_context(new_context, judge, **options)).new_page()
     await judge_page.goto(audit.url("/home"))
