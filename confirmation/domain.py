@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from confirmation.hosts import court_reader
 from confirmation.router import router
 from service.domain import Domain
 from service.i18n import N_
@@ -20,6 +21,9 @@ ACTION_LABELS = {
     "confirmation.not_accepted": N_("Court did not accept the application"),
     "confirmation.withdrawn": N_("Application for confirmation withdrawn"),
     "confirmation.awaiting_consent": N_("Awaiting the parties' consent"),
+    "confirmation.session_opened": N_("Judge opened the joint session"),
+    "confirmation.record_saved": N_("Judge wrote the session record"),
+    "confirmation.record_confirmed": N_("Party confirmed the session record"),
 }
 
 
@@ -30,4 +34,6 @@ def domain() -> Domain:
         templates=Path(__file__).resolve().parent / "templates",
         models=("confirmation.models",),
         action_labels=ACTION_LABELS,
+        # Judges of a court that accepted the case's application read its record.
+        case_readers=(court_reader,),
     )

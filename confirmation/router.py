@@ -12,8 +12,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements import service as agreements_service
-from confirmation import clock, document, queue
+from confirmation import clock, document, queue, record
 from confirmation import service as confirmation_service
+from confirmation import session as joint_session
 from confirmation.access import (
     ApplicationAccess,
     CourtApplication,
@@ -37,6 +38,7 @@ from confirmation.schemas import (
     QueuePage,
     SupplementIn,
 )
+from confirmation.session_router import router as joint_session_router
 from service.auth import CurrentPrincipal, CurrentStaff, PartyPrincipal, PathId, ViewableCase
 from service.clock import now
 from service.db import SessionDep
@@ -46,6 +48,7 @@ from service.models import AuditEvent, Organisation, Role
 from service.router import client_address
 
 router = APIRouter(tags=["confirmation"])
+router.include_router(joint_session_router)  # the judge's joint session and its record
 
 
 @router.get("/api/cases/{case_id}/courts", response_model=list[CourtOut])
@@ -201,6 +204,13 @@ async def decide(
     staff = access.court_staff
     if staff is None:
         raise Forbidden("Only a judge of the court may do this.")
+    if body.outcome == Outcome.confirmed:
+        # Confirmed only after the joint session: each party checked and the record
+        # confirmed as it stands; 409 naming what is missing (confirmation/record.py).
+        confirmation_service.refuse_unless_holder(access.application, staff.user)
+        await record.refuse_unless_complete(
+            session, application=access.application, case=access.case
+        )
     application, _ = await confirmation_service.decide(
         session,
         application_id=access.application.id or 0,
@@ -369,4 +379,5 @@ async def application_out(
             for d in await confirmation_service.decisions_of(session, application)
         ],
         history=history,
+        session=await joint_session.session_out(session, application, language),
     )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 from pydantic_core import PydanticCustomError
 
 from confirmation.models import ApplicationStatus, Basis, Ground, Outcome
+from confirmation.session_schemas import SessionOut
 from service.schemas import RowId, Strict, Text
 
 
@@ -116,6 +117,7 @@ class ApplicationOut(BaseModel):
     admissibility: list[str]  # the agreement's check warnings (Interp. 357), translated
     decisions: list[DecisionOut]
     history: list[HistoryOut]
+    session: SessionOut | None = None  # the judge's session record, once opened
 
 
 class QueueItem(BaseModel):

@@ -16,7 +16,7 @@ from rooms.hosts import HostRule
 from rooms.models import Room
 from rooms.participant import Identity
 from rooms.sfu import registry_of
-from service.auth import CurrentPrincipal, PartyPrincipal, PathId, Principal
+from service.auth import CurrentPrincipal, PartyPrincipal, PathId, Principal, reads_case
 from service.db import SessionDep
 from service.errors import Forbidden, NotFound
 from service.models import Case
@@ -99,6 +99,55 @@ async def _host_access(access: Annotated[RoomAccess, Depends(_room_access)]) -> 
     return access
 
 
+@dataclass
+class RoomRecord:
+    """A room read as a record (its state, its recordings), not entered."""
+
+    room: Room
+    case: Case
+
+
+async def _read(
+    room_id: int, principal: Principal, session: AsyncSession, request: Request, *, host: bool
+) -> RoomRecord:
+    """Who may enter the room (``host``: who hosts it) may read it; so may staff whom a
+    domain lets read the case's record (service/domain.py CaseReader: a judge whose court
+    accepted the case's application), who never enter. Others are refused as the room's
+    own rule refuses them."""
+    rules = registry_of(request.app).services.host_rules
+    try:
+        access = await room_access(session, principal, room_id, rules)
+    except (Forbidden, NotFound):
+        if isinstance(principal, PartyPrincipal):
+            raise
+        room = await session.get(Room, room_id)
+        case = await session.get(Case, room.case_id) if room is not None else None
+        if room is None or case is None:
+            raise
+        if not await reads_case(request, session, principal.user, case):
+            raise
+        return RoomRecord(room, case)
+    if host and not access.identity.is_host:
+        raise Forbidden("Only the host of this meeting may do this.")
+    return RoomRecord(access.room, access.case)
+
+
+async def _readable_room(
+    room_id: PathId, principal: CurrentPrincipal, session: SessionDep, request: Request
+) -> RoomRecord:
+    return await _read(room_id, principal, session, request, host=False)
+
+
+async def _room_recordings(
+    room_id: PathId, principal: CurrentPrincipal, session: SessionDep, request: Request
+) -> RoomRecord:
+    return await _read(room_id, principal, session, request, host=True)
+
+
 # A room the caller may enter (a party of its case, or its host), and one the caller hosts.
 ViewableRoom = Annotated[RoomAccess, Depends(_room_access)]
 HostedRoom = Annotated[RoomAccess, Depends(_host_access)]
+# A room read as a record: by whoever may enter it, or by a reader of its case.
+ReadableRoom = Annotated[RoomRecord, Depends(_readable_room)]
+# Its recordings: by its host, or by a reader of its case.
+RoomRecordings = Annotated[RoomRecord, Depends(_room_recordings)]

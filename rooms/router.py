@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from rooms import recorders, reminders, schedule, standby
 from rooms import service as rooms_service
-from rooms.access import HostedRoom, ViewableRoom
+from rooms.access import HostedRoom, ReadableRoom, RoomRecordings, ViewableRoom
 from rooms.calendar import meeting_ics
 from rooms.journal import release
 from rooms.models import Room, RoomStatus
@@ -34,7 +34,7 @@ from service.auth import (
     CurrentMediator,
     MediatorCase,
     PathId,
-    ViewableCase,
+    ReadableCase,
     settings_of,
 )
 from service.clock import now
@@ -133,7 +133,7 @@ async def room_calendar(access: ViewableRoom, session: SessionDep, request: Requ
 
 
 @router.get("/api/cases/{case_id}/rooms", response_model=list[RoomOut])
-async def list_rooms(case: ViewableCase, session: SessionDep, request: Request) -> list[RoomOut]:
+async def list_rooms(case: ReadableCase, session: SessionDep, request: Request) -> list[RoomOut]:
     rooms = await rooms_service.rooms_of_case(session, case_id=case.id or 0)
     return [room_out(r, settings_of(request).public_url) for r in rooms]
 
@@ -146,7 +146,7 @@ async def list_consents(case: MediatorCase, session: SessionDep) -> list[Consent
 
 
 @router.get("/api/rooms/{room_id}", response_model=RoomOut)
-async def get_room(access: ViewableRoom, request: Request) -> RoomOut:
+async def get_room(access: ReadableRoom, request: Request) -> RoomOut:
     return room_out(access.room, settings_of(request).public_url)
 
 
@@ -168,7 +168,7 @@ async def recording(
 
 
 @router.get("/api/rooms/{room_id}/recordings", response_model=list[RecordingOut])
-async def recordings(access: HostedRoom, session: SessionDep) -> list[RecordingOut]:
+async def recordings(access: RoomRecordings, session: SessionDep) -> list[RecordingOut]:
     room_id = access.room.id or 0
     out = []
     for rec, segments, gaps in await rooms_service.recordings_of_room(session, room_id=room_id):
@@ -203,7 +203,7 @@ async def recordings(access: HostedRoom, session: SessionDep) -> list[RecordingO
     responses={200: {"content": {"video/webm": {}}}},
 )
 async def segment_file(
-    recording_id: PathId, seq: PathId, access: HostedRoom, session: SessionDep, request: Request
+    recording_id: PathId, seq: PathId, access: RoomRecordings, session: SessionDep, request: Request
 ) -> Response:
     segment = await rooms_service.segment_of(
         session, room_id=access.room.id or 0, recording_id=recording_id, seq=seq

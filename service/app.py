@@ -18,7 +18,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from agreements.domain import domain as agreements_domain
 from confirmation.domain import domain as confirmation_domain
+from confirmation.hosts import CONFIRMATION_HOST
 from rooms.domain import domain as rooms_domain
+from rooms.models import RoomKind
 from service import apidocs, cases, logs, openapi, pages, security
 from service.db import make_engine, make_sessionmaker
 from service.documents import router as documents_router
@@ -62,7 +64,9 @@ _VALIDATION_MESSAGES = {
     ),
     "string_unicode": N_("The text holds characters that are not valid Unicode."),
     "bool_type": N_("true or false is needed here."),
-    "datetime_type": N_("A date and time in ISO 8601 is needed, such as 2026-12-05T14:30:00+08:00."),
+    "datetime_type": N_(
+        "A date and time in ISO 8601 is needed, such as 2026-12-05T14:30:00+08:00."
+    ),
     "date_type": N_("A date such as 2026-12-31 is needed here."),
     "date_from_datetime_parsing": N_("Not a valid date: use the form 2026-12-31."),
     "date_parsing": N_("Not a valid date: use the form 2026-12-31."),
@@ -89,7 +93,12 @@ def validation_message(language: str, error: Mapping[str, Any]) -> str:
 def default_domains() -> list[Domain]:
     """The domains this service is made of, in the order their case-page sections show.
     The one place that names them (migrations/env.py reads their models from here)."""
-    return [rooms_domain(), agreements_domain(), confirmation_domain()]
+    return [
+        # The claiming judge hosts a confirmation room (confirmation/hosts.py).
+        rooms_domain(host_rules={RoomKind.confirmation: CONFIRMATION_HOST}),
+        agreements_domain(),
+        confirmation_domain(),
+    ]
 
 
 async def shut_down_domains(app: Any) -> None:
@@ -193,6 +202,7 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
     app.state.signing_evidence = tuple(
         d.signing_evidence for d in domains if d.signing_evidence is not None
     )
+    app.state.case_readers = tuple(r for d in domains for r in d.case_readers)
     app.include_router(health_router)
     app.include_router(router)
     app.include_router(pages.router)

@@ -206,8 +206,52 @@ async def viewable_case(session: AsyncSession, principal: Principal, case_id: in
     return case
 
 
+async def reads_case(request: Request, session: AsyncSession, user: User, case: Case) -> bool:
+    """Whether a domain lets this staff member read the case's record though it is not
+    their committee's (``Domain.case_readers``: a judge of a court that accepted the case's
+    application)."""
+    for reader in getattr(request.app.state, "case_readers", ()):
+        if await reader(session, user, case):
+            return True
+    return False
+
+
+async def readable_case(
+    request: Request, session: AsyncSession, principal: Principal, case_id: int, *, parties: bool
+) -> Case:
+    """A case whose record (audit, rooms, recordings) the caller may read: its mediators'
+    (and, when ``parties``, its own parties'), or a reader's by a domain's rule. Any other
+    staff get the role's 403 whether or not the case exists, so nothing is revealed."""
+    if isinstance(principal, PartyPrincipal):
+        if not parties:
+            raise Forbidden("Your role may not do this.")
+        return await viewable_case(session, principal, case_id)
+    if principal.user.role == Role.mediator:
+        return await viewable_case(session, principal, case_id)
+    case = await session.get(Case, case_id)
+    if case is None or not await reads_case(request, session, principal.user, case):
+        raise Forbidden("Your role may not do this.")
+    return case
+
+
+async def _auditable_case(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, case_id: PathId
+) -> Case:
+    return await readable_case(request, session, principal, case_id, parties=False)
+
+
+async def _readable_case(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, case_id: PathId
+) -> Case:
+    return await readable_case(request, session, principal, case_id, parties=True)
+
+
 MediatorCase = Annotated[Case, Depends(_mediator_case)]
 ViewableCase = Annotated[Case, Depends(_viewable_case)]
+# The case's audit events: its mediators, and readers (service/domain.py CaseReader).
+AuditableCase = Annotated[Case, Depends(_auditable_case)]
+# The case's rooms: as ViewableCase, and readers.
+ReadableCase = Annotated[Case, Depends(_readable_case)]
 
 
 def viewer_of(request: Request) -> Viewer | None:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.models import Case, Party
+from service.models import Case, Party, User
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -49,6 +49,10 @@ Hook = Callable[["FastAPI"], Awaitable[None]]
 # What a domain knows of how a party was identified before signing (the consent ledger's
 # identity check and consents): plain values, recorded with the party's signature.
 SigningEvidence = Callable[[AsyncSession, Case, Party], Awaitable[dict[str, Any]]]
+# Whether a staff member who is not the case's mediator may read its record (audit events,
+# rooms, recordings): a judge of a court that accepted the case's application, say. Asked by
+# service/auth.py; any one saying yes lets them read, none lets them write.
+CaseReader = Callable[[AsyncSession, User, Case], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class Domain:
     # panel in the room page ("room") without rooms/ knowing of agreements.
     page_modules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     signing_evidence: SigningEvidence | None = None
+    case_readers: tuple[CaseReader, ...] = ()
 
 
 def check_domains(domains: list[Domain], *, service_actions: Iterable[str] = ()) -> None:

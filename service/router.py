@@ -13,6 +13,7 @@ from sqlalchemy import text
 from service import accounts, cases
 from service.auth import (
     SESSION_COOKIE,
+    AuditableCase,
     CurrentAdmin,
     CurrentMediator,
     CurrentPrincipal,
@@ -310,7 +311,7 @@ async def change_status(
 
 
 @router.get("/cases/{case_id}/audit", response_model=list[AuditEventOut], tags=["cases"])
-async def case_audit(case: MediatorCase, session: SessionDep) -> list[AuditEventOut]:
+async def case_audit(case: AuditableCase, session: SessionDep) -> list[AuditEventOut]:
     events = await cases.case_events(session, case=case)
     return [
         AuditEventOut(

@@ -83,3 +83,38 @@ async def claimed(client: httpx.AsyncClient, factory: Factory) -> Applied:
 
 async def another_judge(factory: Factory, court: Organisation) -> User:
     return await factory.user(Role.judge, court)
+
+
+CHECKED = {
+    "identity": True,
+    "capacity": True,
+    "voluntary": True,
+    "understands_terms": True,
+    "sham_warning": True,
+}
+
+
+async def hold_session(client: httpx.AsyncClient, applied: Applied) -> dict[str, Any]:
+    """The claiming judge's joint session: opened, every party checked, the notes written
+    and confirmed by each party. Returns the session record as GET shows it."""
+    world = applied.signing.world
+    r = await client.post(f"/api/confirmations/{applied.id}/session", headers=applied.judge)
+    assert r.status_code in (200, 201), r.text
+    r = await client.put(
+        f"/api/confirmations/{applied.id}/session/record",
+        json={
+            "checklist": {str(p.id): CHECKED for p in (world.applicant, world.respondent)},
+            "notes": "审判员核对双方身份；双方确认自愿达成协议，理解各项条款。",
+        },
+        headers=applied.judge,
+    )
+    assert r.status_code == 200, r.text
+    sha = r.json()["notes_sha256"]
+    for party in (applied.signing.applicant, applied.signing.respondent):
+        r = await client.post(
+            f"/api/confirmations/{applied.id}/session/record/confirm",
+            json={"notes_sha256": sha},
+            headers=party,
+        )
+        assert r.status_code == 200, r.text
+    return dict(r.json())

@@ -10,7 +10,14 @@ from typing import Any
 
 import httpx
 
-from tests.confirmation.helpers import another_judge, claimed, effective, queued, staff_headers
+from tests.confirmation.helpers import (
+    another_judge,
+    claimed,
+    effective,
+    hold_session,
+    queued,
+    staff_headers,
+)
 from tests.conftest import Factory
 
 
@@ -59,6 +66,7 @@ async def test_from_an_effective_agreement_to_a_confirmed_ruling(
 
     r = await client.post(f"/api/confirmations/{applied.id}/claim", headers=applied.judge)
     assert r.status_code == 200 and r.json()["status"] == "claimed"
+    await hold_session(client, applied)
     r = await client.post(
         f"/api/confirmations/{applied.id}/decision",
         json={"outcome": "confirmed", "notes": "双方均到场，确认自愿。"},
