@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import APIRouter
+
+from confirmation import ecf, tokens
 from confirmation.hosts import court_reader
 from confirmation.router import router
 from service.domain import Domain
@@ -28,12 +31,16 @@ ACTION_LABELS = {
 
 
 def domain() -> Domain:
+    routes = APIRouter()  # the confirmation API and the court systems' queue API
+    routes.include_router(router)
+    routes.include_router(ecf.router)
     return Domain(
         name="confirmation",
-        router=router,
+        router=routes,
         templates=Path(__file__).resolve().parent / "templates",
         models=("confirmation.models",),
-        action_labels=ACTION_LABELS,
+        action_labels={**ACTION_LABELS, **tokens.ACTION_LABELS},
+        commands=tokens.add_commands,
         # Judges of a court that accepted the case's application read its record.
         case_readers=(court_reader,),
     )

@@ -328,15 +328,21 @@ async def accept(
     session: AsyncSession,
     *,
     application_id: int,
-    user: User,
+    user: User | None,
     accept: bool,
     reason: str | None,
     actor: audit.Actor,
+    court_id: int | None = None,
+    number: str | None = None,
 ) -> Application:
     """立案: a number from the court's own counter (（2026）晋0403民特N号), or a refusal
-    with its reason."""
+    with its reason. A court's case system (no user: ``court_id`` is its token's court)
+    may bring its own ``number``."""
     application = await locked(session, application_id)
-    _of_court(user, application)
+    if user is not None:
+        _of_court(user, application)
+    elif court_id != application.court_id:
+        raise NotFound("No such application.")
     if not accept:
         if not (reason and reason.strip()):
             raise Invalid("Say why the application is not accepted.", field="reason")
@@ -357,9 +363,19 @@ async def accept(
     if court is None:
         raise NotFound("No such application.")
     at = now()
-    year = at.astimezone(cases.CHINA).year
-    seq = await cases.next_seq(session, org_id=court.id or 0, year=year)
-    application.number = f"（{year}）{court.region_code}民特{seq}号"
+    if number is not None:
+        taken = await session.exec(
+            select(Application.id)
+            .where(Application.court_id == application.court_id)
+            .where(Application.number == number)
+        )
+        if taken.first() is not None:
+            raise Conflict("The court has already given this number to another application.")
+        application.number = number
+    else:
+        year = at.astimezone(cases.CHINA).year
+        seq = await cases.next_seq(session, org_id=court.id or 0, year=year)
+        application.number = f"（{year}）{court.region_code}民特{seq}号"
     application.accepted_at = at
     return await transition(
         session,

@@ -252,6 +252,12 @@ def parser() -> argparse.ArgumentParser:
 
     aud = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd", required=True)
     aud.add_parser("verify", help="walk the hash chain").set_defaults(func=cmd_audit_verify)
+
+    from service.app import default_domains  # the composition root knows the domains
+
+    for domain in default_domains():
+        if domain.commands is not None:
+            domain.commands(sub)
     return p
 
 

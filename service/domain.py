@@ -73,6 +73,9 @@ class Domain:
     # panel in the room page ("room") without rooms/ knowing of agreements.
     page_modules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     signing_evidence: SigningEvidence | None = None
+    # Adds the domain's subcommands to ``mediation``'s argparse subparsers (``court token``);
+    # each sets ``func(args, settings) -> int`` like service/cli.py's own.
+    commands: Callable[[Any], None] | None = None
     case_readers: tuple[CaseReader, ...] = ()
 
 
