@@ -15,16 +15,15 @@ seal and the QR code of the verification URL.
 from __future__ import annotations
 
 import base64
-import io
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import segno
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
+
+from service.documents.marks import qr_svg, seal_svg
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "agreements"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -99,57 +98,6 @@ def png_data_uri(image: bytes | None) -> str | None:
     if not image or not image.startswith(PNG_SIGNATURE):
         return None
     return "data:image/png;base64," + base64.b64encode(image).decode("ascii")
-
-
-def qr_svg(url: str) -> Markup:
-    """The verification URL as a QR code, inline SVG (no image file, nothing fetched)."""
-    code = segno.make(url, error="m", micro=False)
-    out = io.BytesIO()
-    code.save(out, kind="svg", scale=3, border=0, dark="#000", xmldecl=False, nl=False)
-    return Markup(out.getvalue().decode("utf-8"))  # noqa: S704  (segno's output: modules as paths, no input text)
-
-
-def seal_svg(committee: str, *, size_mm: float = 40.0) -> Markup:
-    """The committee's round seal, drawn: a red ring, a five-pointed star in the middle and
-    the committee's name along the upper arc, each character turned to face the centre.
-
-    Characters are placed one by one (no <textPath>, which WeasyPrint's SVG does not lay
-    out), and the name is escaped: it is data, like everything else in the document."""
-    r = 50.0
-    chars = list(committee) or [" "]
-    # The name spans more of the ring the longer it is (up to 270 degrees), in characters
-    # as large as fit side by side on that arc, just inside the ring.
-    span = min(270.0, max(150.0, 20.0 * len(chars)))
-    size = min(15.0, max(6.0, 2 * math.pi * 36.0 * span / 360.0 / len(chars) * 0.95))
-    text_r = 44.5 - size / 2
-    parts = []
-    for i, char in enumerate(chars):
-        angle = -span / 2 + span * (i + 0.5) / len(chars)  # degrees from the top, clockwise
-        theta = math.radians(angle)
-        x = r + text_r * math.sin(theta)
-        y = r - text_r * math.cos(theta)
-        # The baseline sits a third of the size below the centre line, so each character is
-        # centred on the arc (WeasyPrint's SVG ignores dominant-baseline).
-        parts.append(
-            f'<text x="0" y="{size * 0.36:.2f}" transform="translate({x:.2f} {y:.2f})'
-            f' rotate({angle:.2f})" text-anchor="middle" font-size="{size:.1f}">'
-            f"{escape(char)}</text>"
-        )
-    star = []
-    for k in range(10):
-        radius = 14.0 if k % 2 == 0 else 5.6
-        theta = math.radians(-90 + 36 * k)
-        star.append(f"{r + radius * math.cos(theta):.2f},{r + 2 + radius * math.sin(theta):.2f}")
-    svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100"'
-        f' width="{size_mm}mm" height="{size_mm}mm" class="seal" role="img">'
-        f'<g fill="#d0021b" stroke="none" font-family="Noto Sans CJK SC" font-weight="bold">'
-        f'<circle cx="50" cy="50" r="47.5" fill="none" stroke="#d0021b" stroke-width="3"/>'
-        f'<polygon points="{" ".join(star)}"/>'
-        f"{''.join(parts)}"
-        f"</g></svg>"
-    )
-    return Markup(svg)  # noqa: S704  (built here; the committee's name is escaped above)
 
 
 @cache
