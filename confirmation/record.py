@@ -178,7 +178,8 @@ async def refuse_unless_complete(
         for c in await confirmations(session, record)
         if c.notes_sha256 == record.notes_sha256
     }
-    for party in await _parties(session, case):
+    parties = await _parties(session, case)
+    for party in parties:
         items = checked.get(str(party.id), {})
         for item, label in ITEMS.items():
             if items.get(item) is not True:
@@ -187,6 +188,7 @@ async def refuse_unless_complete(
                     party=party.name,
                     item_label=label,
                 )
+    for party in parties:
         if party.id not in confirmed:
             raise InvalidTransition(
                 "{party} has not confirmed the session record as it now stands.",
