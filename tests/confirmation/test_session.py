@@ -58,7 +58,7 @@ async def test_the_record_is_strict_and_bound_to_what_the_parties_read(
     base = f"/api/confirmations/{applied.id}"
     decide = {"outcome": "confirmed"}
     r = await client.post(f"{base}/decision", json=decide, headers=applied.judge)
-    assert r.status_code == 409 and "session" in r.text.lower() or "笔录" in r.text, r.text
+    assert r.status_code == 409 and ("session" in r.text.lower() or "笔录" in r.text), r.text
     r = await client.put(f"{base}/session/record", json={"notes": "x"}, headers=applied.judge)
     assert r.status_code == 409, r.text  # no session opened yet
     assert (await client.post(f"{base}/session", headers=applied.judge)).status_code == 201
@@ -78,9 +78,7 @@ async def test_the_record_is_strict_and_bound_to_what_the_parties_read(
     other = await staff_headers(
         client, factory, await another_judge(factory, applied.signing.world.court)
     )
-    r = await client.put(
-        f"{base}/session/record", json={"checklist": {a: CHECKED}}, headers=other
-    )
+    r = await client.put(f"{base}/session/record", json={"checklist": {a: CHECKED}}, headers=other)
     assert r.status_code == 403
 
     r = await client.put(
@@ -144,7 +142,5 @@ async def test_the_record_is_strict_and_bound_to_what_the_parties_read(
     }
     r = await client.post(f"{base}/decision", json=decide, headers=applied.judge)
     assert r.status_code == 200 and r.json()["status"] == "confirmed", r.text
-    r = await client.put(
-        f"{base}/session/record", json={"notes": "改"}, headers=applied.judge
-    )
+    r = await client.put(f"{base}/session/record", json={"notes": "改"}, headers=applied.judge)
     assert r.status_code == 409, "the record is closed once decided"
