@@ -7,8 +7,10 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from confirmation import ecf, tokens
+from confirmation import router as api
 from confirmation.hosts import court_reader
-from confirmation.router import router
+from confirmation.pages import case_section, pages_router, party_landing
+from confirmation.strings import CONFIRMATION_SCRIPT_STRINGS
 from service.domain import Domain
 from service.i18n import N_
 
@@ -29,18 +31,24 @@ ACTION_LABELS = {
     "confirmation.record_confirmed": N_("Party confirmed the session record"),
 }
 
+# The JSON API, the court systems' queue API and the pages, mounted as one router.
+router = APIRouter()
+router.include_router(api.router)
+router.include_router(ecf.router)
+router.include_router(pages_router)
+
 
 def domain() -> Domain:
-    routes = APIRouter()  # the confirmation API and the court systems' queue API
-    routes.include_router(router)
-    routes.include_router(ecf.router)
     return Domain(
         name="confirmation",
-        router=routes,
+        router=router,
         templates=Path(__file__).resolve().parent / "templates",
         models=("confirmation.models",),
         action_labels={**ACTION_LABELS, **tokens.ACTION_LABELS},
         commands=tokens.add_commands,
         # Judges of a court that accepted the case's application read its record.
         case_readers=(court_reader,),
+        script_strings=tuple(CONFIRMATION_SCRIPT_STRINGS),
+        case_sections=(case_section,),
+        party_landing=party_landing,
     )
