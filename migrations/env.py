@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import service.documents.models  # (registers the issued documents and seals)
+import service.inbox  # (registers the in-app notices)
 import service.models  # noqa: F401  (registers the tables on the metadata)
 from service.app import default_domains
 from service.db import make_engine

@@ -14,6 +14,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import service.documents.models  # (registers the issued documents and seals)
+import service.inbox  # (registers the in-app notices)
 import service.models  # noqa: F401  (registers every table on the metadata)
 from service.app import create_app
 from service.db import make_engine
@@ -45,7 +46,7 @@ def model_tables() -> set[str]:
 
 
 async def test_head_is_known() -> None:
-    assert head_revision() == "0008"
+    assert head_revision() == "0009"
     assert {"organisation", "user_account", "audit_event"} <= model_tables()
 
 

@@ -18,7 +18,8 @@ from service.models import _in, _utc
 
 class DocumentKind(StrEnum):
     agreement = "agreement"  # a sealed mediation agreement (agreements/)
-    ruling = "ruling"  # a confirmation ruling (confirmation/, to come)
+    ruling = "ruling"  # a confirmation ruling (confirmation/)
+    record = "record"  # a mediation record that goes with an application (confirmation/)
 
 
 class SealSource(StrEnum):

@@ -32,7 +32,11 @@ TOO_LARGE = N_(
     " you chose the right file."
 )
 NO_SUCH_DOCUMENT = N_("No such document.")
-KIND_LABELS = {"agreement": N_("Mediation agreement"), "ruling": N_("Confirmation ruling")}
+KIND_LABELS = {
+    "agreement": N_("Mediation agreement"),
+    "ruling": N_("Confirmation ruling"),
+    "record": N_("Mediation record"),
+}
 # A multipart body carries its boundaries and part headers besides the file itself.
 _MULTIPART_SLACK = 64 * 1024
 _PDF_BODY = {
