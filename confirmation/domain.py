@@ -51,4 +51,6 @@ def domain() -> Domain:
         script_strings=tuple(CONFIRMATION_SCRIPT_STRINGS),
         case_sections=(case_section,),
         party_landing=party_landing,
+        # The session's checklist and record beside the video, in the room page.
+        page_modules={"room": ("/static/js/confirmation/panel.js",)},
     )

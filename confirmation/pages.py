@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,7 +38,7 @@ from service.auth import CurrentStaff, OptionalPrincipal, PartyPrincipal, PathId
 from service.clock import now
 from service.db import SessionDep
 from service.domain import Audience, CaseViewer
-from service.errors import NoPartySession
+from service.errors import NoPartySession, NotFound
 from service.i18n import gettext
 from service.models import Case, Party, User
 
@@ -175,6 +175,8 @@ async def application_page(
         "court_id": application.court_id,
         "party_id": me.id if me else None,
         "session": record is not None,
+        "holds": holds,
+        "parties": [{"id": p.id, "name": p.name, "role": p.role} for p in parties],
     }
     return pages.render(
         request,
@@ -204,6 +206,21 @@ async def application_page(
         data=data,
         **_labels(),
     )
+
+
+@pages_router.get("/cases/{case_id}/confirmation", response_class=HTMLResponse)
+async def case_application_page(
+    case_id: PathId, principal: OptionalPrincipal, session: SessionDep
+) -> Response:
+    """The case's live application, for whoever may see it: the address the session panel
+    in the room page (which knows only the case) follows to the application's page."""
+    if principal is None:
+        raise NoPartySession("Open the join link your mediator sent you.")
+    application = await confirmation_service.application_for(session, case_id)
+    if application is None:
+        raise NotFound("No such application.")
+    await application_access(session, principal, application.id or 0)
+    return RedirectResponse(view_url(application), status_code=303)
 
 
 # -- the domain's hooks -----------------------------------------------------------------------

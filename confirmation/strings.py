@@ -48,7 +48,6 @@ CONFIRMATION_SCRIPT_STRINGS: list[str] = [
     "Choose the decision.",
     "Say what the parties must supplement.",
     "Write what you hand in.",
-    "Saving…",
     "Saved.",
     "Confirmation session",
     "The checklist and the record",
@@ -62,5 +61,8 @@ CONFIRMATION_SCRIPT_STRINGS: list[str] = [
     "Has not confirmed the record yet",
     "The judge has not written the record yet.",
     "Open the application",
-    "Check for changes",
+    "Applicant",
+    "Respondent",
+    "Third party",
+    "Something went wrong. Please try again.",
 ]
