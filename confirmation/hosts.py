@@ -3,7 +3,7 @@ service/ at the composition root (service/app.py) so that neither imports this p
 
 - A room of kind ``confirmation`` is hosted by the judge who claimed the case's
   application (rooms/hosts.py HostRule), also after the decision (to close it); another
-  judge is told there is no such room.
+  judge is told there is no such room. The room page names the court above the case.
 - A judge of a court that accepted an application of the case reads the case's record:
   audit events, rooms, recordings (service/domain.py CaseReader). Before acceptance, and for
   any other court, never. The court keeps its file once it has accepted it, whatever
@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from confirmation.models import Application
 from rooms.hosts import HostRule
 from rooms.models import Room
-from service.models import Case, Role, User
+from service.models import Case, Organisation, Role, User
 
 
 async def _claiming_judge(session: AsyncSession, user: User, room: Room, case: Case) -> bool:
@@ -33,7 +33,21 @@ async def _claiming_judge(session: AsyncSession, user: User, room: Room, case: C
     return found is not None
 
 
-CONFIRMATION_HOST = HostRule(frozenset({Role.judge}), _claiming_judge)
+async def _court_name(session: AsyncSession, room: Room, case: Case) -> str | None:
+    """The court holding the case's application, named at the head of the room page."""
+    found = (
+        await session.exec(
+            select(Organisation.name)
+            .join(Application, col(Application.court_id) == col(Organisation.id))
+            .where(Application.case_id == case.id)
+            .where(col(Application.claimed_by).is_not(None))
+            .order_by(col(Application.id).desc())
+        )
+    ).first()
+    return found
+
+
+CONFIRMATION_HOST = HostRule(frozenset({Role.judge}), _claiming_judge, _court_name)
 
 
 async def court_reader(session: AsyncSession, user: User, case: Case) -> bool:

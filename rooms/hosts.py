@@ -25,6 +25,9 @@ class HostRule:
 
     roles: frozenset[str]
     hosts: Callable[[AsyncSession, User, Room, Case], Awaitable[bool]]
+    # What the room page names above the case for everyone in it (a confirmation room: the
+    # court's name), or None.
+    heading: Callable[[AsyncSession, Room, Case], Awaitable[str | None]] | None = None
 
 
 async def _mediator_of_the_committee(

@@ -253,6 +253,9 @@ async def room_page(access: ViewableRoom, request: Request, session: SessionDep)
         "consents": consents,
     }
     ice_servers = settings_of(request).rtc.ice_servers
+    # The room kind's heading (a confirmation room: the court), read before the release.
+    rule = registry_of(request.app).services.host_rules.get(room.kind)
+    heading = await rule.heading(session, room, case) if rule and rule.heading else None
     # The standby connection's offer comes with the page, so that the browser answers it
     # while the page loads (see standby.prepare). It is made under the room's lock, so the
     # page's reads end first (release): a room operation holding that lock may be waiting to
@@ -273,4 +276,5 @@ async def room_page(access: ViewableRoom, request: Request, session: SessionDep)
         ice_servers=ice_servers,
         prepared={**prepared, "ice_servers": ice_servers} if prepared else None,
         starts_at=schedule.upcoming(room),
+        heading=heading,
     )

@@ -10,7 +10,8 @@ Callers (the columns, in this order):
     admin   an administrator (organisations and staff; no case content)
     med     a mediator of the case's committee
     med2    a mediator of ANOTHER committee
-    judge   a judge of a court
+    judge   a judge of a court, holding the case's application for confirmation (accepted by
+            the court, claimed by this judge: the court's judges read the case's record)
     clerk   a clerk of that court
     party   the case's applicant, signed in through a join link
     party2  a party of ANOTHER case (of the same committee: a party's scope is its case)
@@ -36,6 +37,7 @@ from fastapi import routing
 from starlette.routing import WebSocketRoute
 
 from agreements import service as agreements_service
+from confirmation.models import Application, ApplicationStatus, Basis
 from rooms import service as rooms_service
 from rooms.models import RoomKind
 from service import audit
@@ -50,7 +52,9 @@ from service.security import new_token, token_hash
 from tests.conftest import PASSWORD, Factory, Made, Server, unique, valid_id
 
 CALLERS = ("anon", "admin", "med", "med2", "judge", "clerk", "party", "party2")
-ENTITLED = {"med", "party"}  # may see the case under test; nobody else may read a word of it
+# May see the case under test; nobody else may read a word of it. The court's judge and clerk
+# see what of it the court was given (the application, the queue; the judge its record).
+ENTITLED = {"med", "party", "judge", "clerk"}
 NO_SUCH_CASE = 2_000_000_000
 
 
@@ -69,6 +73,7 @@ class Cast:
     document_sha256: str = ""  # a document issued in the case
     agreement_id: int = 0
     agreement_sha256: str = ""
+    application_id: int = 0
     secrets: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
@@ -79,6 +84,8 @@ class Cast:
             recording_id=self.recording_id,
             sha256=self.document_sha256,
             agreement_id=self.agreement_id,
+            application_id=self.application_id,
+            court_id=self.world.court.id,
             number=1,
             seq=1,
         )
@@ -122,7 +129,9 @@ async def make_cast(client: httpx.AsyncClient, factory: Factory) -> Cast:
             user_id=world.mediator.id or 0,
             actor=audit.SYSTEM,
         )
+    application_id = await claimed_application(factory, world, agreement.id or 0)
     return Cast(
+        application_id=application_id,
         room_id=room_id,
         recording_id=recording_id,
         document_sha256=document_sha256,
@@ -168,6 +177,32 @@ async def recorded_room(factory: Factory, world: Made) -> tuple[int, int]:
             media_type="video/webm",
         )
     return room.id or 0, recording.id or 0
+
+
+async def claimed_application(factory: Factory, world: Made, agreement_id: int) -> int:
+    """The case's application for confirmation to the world's court, accepted and claimed by
+    its judge (written directly: the agreement is a draft here; tests/confirmation has the
+    flow that gets there)."""
+    at = now()
+    async with factory.uow() as s:
+        application = Application(
+            case_id=world.case.id or 0,
+            agreement_id=agreement_id,
+            court_id=world.court.id or 0,
+            basis=Basis.committee_location,
+            status=ApplicationStatus.claimed,
+            created_by_user=world.mediator.id,
+            effective_at=at,
+            queued_at=at,
+            accepted_at=at,
+            number=unique("（2026）晋0403民特"),
+            claimed_by=world.judge.id,
+            claimed_at=at,
+            due_at=at + timedelta(days=15),
+        )
+        s.add(application)
+        await s.flush()
+        return application.id or 0
 
 
 async def issued_document(factory: Factory, world: Made) -> str:
@@ -280,7 +315,10 @@ MATRIX = [
     # Mediator-only case routes refuse parties by role (403) before looking at the case.
     Row("POST", "/api/cases/{case_id}/status",      (401, 403, 200, 404, 403, 403, 403, 403),
         body=lambda c: {"status": "mediating"}),
-    Row("GET",  "/api/cases/{case_id}/audit",       (401, 403, 200, 404, 403, 403, 403, 403)),
+    # The court's judges read the case's record (audit, rooms, recordings) once their court
+    # has accepted its application (tests/confirmation/test_readers.py: not before, and a
+    # judge of another court never); they enter no mediation room nor run it.
+    Row("GET",  "/api/cases/{case_id}/audit",       (401, 403, 200, 404, 200, 403, 403, 403)),
     Row("POST", "/api/cases/{case_id}/invitations", (401, 403, 201, 404, 403, 403, 403, 403),
         body=lambda c: {"party_id": c.world.applicant.id}),
     Row("GET",  "/api/cases/{case_id}/invitations", (401, 403, 200, 404, 403, 403, 403, 403)),
@@ -290,14 +328,14 @@ MATRIX = [
     # one-meeting rule (tests/rooms/test_lifecycle.py has the 201s).
     Row("POST", "/api/cases/{case_id}/rooms",       (401, 403, 409, 404, 403, 403, 403, 403),
         body=lambda _: {"kind": "mediation"}),
-    Row("GET",  "/api/cases/{case_id}/rooms",       (401, 403, 200, 404, 403, 403, 200, 404)),
+    Row("GET",  "/api/cases/{case_id}/rooms",       (401, 403, 200, 404, 200, 403, 200, 404)),
     Row("GET",  "/api/cases/{case_id}/consents",    (401, 403, 200, 404, 403, 403, 403, 403)),
-    Row("GET",  "/api/rooms/{room_id}",             (401, 403, 200, 404, 403, 403, 200, 404)),
+    Row("GET",  "/api/rooms/{room_id}",             (401, 403, 200, 404, 200, 403, 200, 404)),
     Row("POST", "/api/rooms/{room_id}/recording",   (401, 403, 200, 404, 403, 403, 403, 404),
         body=lambda _: {"action": "stop"}),
-    Row("GET",  "/api/rooms/{room_id}/recordings",  (401, 403, 200, 404, 403, 403, 403, 404)),
+    Row("GET",  "/api/rooms/{room_id}/recordings",  (401, 403, 200, 404, 200, 403, 403, 404)),
     Row("GET",  "/api/rooms/{room_id}/recordings/{recording_id}/segments/{seq}",
-                                                    (401, 403, 200, 404, 403, 403, 403, 404)),
+                                                    (401, 403, 200, 404, 200, 403, 403, 404)),
     Row("PUT",  "/api/rooms/{room_id}/schedule",    (401, 403, 200, 404, 403, 403, 403, 404),
         body=lambda _: {"scheduled_for": (now() + timedelta(days=1)).isoformat()}),
     Row("GET",  "/api/rooms/{room_id}/calendar.ics",
@@ -333,6 +371,43 @@ MATRIX = [
     Row("POST", "/api/documents/verify",            (422, 422, 422, 422, 422, 422, 422, 422),
         public=True),
     Row("GET",  "/api/documents/{sha256}",          (401, 403, 200, 404, 403, 403, 200, 404)),
+    # Confirmation. The cast's application is accepted and claimed by the judge, while the
+    # agreement is a draft: a new application meets the draft (409), consents and
+    # acceptance the application's state, the claim its holder, a confirmation the missing
+    # session record (tests/confirmation has the 200s).
+    Row("GET",  "/api/cases/{case_id}/courts",      (401, 403, 200, 404, 403, 403, 200, 404)),
+    Row("POST", "/api/cases/{case_id}/confirmation",
+                                                    (401, 403, 409, 404, 403, 403, 409, 404),
+        body=lambda c: {"court_id": c.world.court.id}),
+    Row("GET",  "/api/confirmations/{application_id}",
+                                                    (401, 403, 200, 404, 200, 200, 200, 404)),
+    Row("POST", "/api/confirmations/{application_id}/consent",
+                                                    (401, 403, 403, 403, 403, 403, 409, 404)),
+    Row("POST", "/api/confirmations/{application_id}/accept",
+                                                    (401, 403, 403, 403, 409, 409, 403, 403),
+        body=lambda _: {"accept": True}),
+    Row("POST", "/api/confirmations/{application_id}/claim",
+                                                    (401, 403, 403, 403, 409, 403, 403, 403)),
+    Row("POST", "/api/confirmations/{application_id}/decision",
+                                                    (401, 403, 403, 403, 409, 403, 403, 403),
+        body=lambda _: {"outcome": "confirmed"}),
+    Row("POST", "/api/confirmations/{application_id}/withdraw",
+                                                    (401, 403, 403, 403, 403, 403, 200, 404),
+        body=lambda _: {"reason": "撤回"}),
+    Row("POST", "/api/confirmations/{application_id}/supplement",
+                                                    (401, 403, 403, 403, 403, 403, 409, 404),
+        body=lambda _: {"note": "补充材料"}),
+    Row("GET",  "/api/courts/{court_id}/queue",     (401, 403, 403, 403, 200, 200, 403, 403)),
+    # The claiming judge opens the joint session (its room, the parties' links); the record
+    # needs the session first, a party's confirmation a record.
+    Row("POST", "/api/confirmations/{application_id}/session",
+                                                    (401, 403, 403, 403, 201, 403, 403, 403)),
+    Row("PUT",  "/api/confirmations/{application_id}/session/record",
+                                                    (401, 403, 403, 403, 409, 403, 403, 403),
+        body=lambda _: {"notes": "笔录"}),
+    Row("POST", "/api/confirmations/{application_id}/session/record/confirm",
+                                                    (401, 403, 403, 403, 403, 403, 409, 404),
+        body=lambda _: {"notes_sha256": "0" * 64}),
 ]
 # A socket answers with a close code: 4401 not signed in, 4403 wrong role, 4404 not theirs.
 SOCKETS = [

@@ -39,10 +39,12 @@ async def test_the_claiming_judge_opens_the_session_with_links_for_every_party(
     token = links[world.respondent.id]["url"].rsplit("/", 1)[-1]
     client.cookies.clear()
     assert (await client.get(f"/join/{token}")).status_code == 303
+    heading = f'<p class="court" data-testid="room-heading">{world.court.name}</p>'
+    r = await client.get(f"/rooms/{room['id']}")  # the party, by the link's session
+    assert r.status_code == 200 and heading in r.text, r.text
     client.cookies.clear()
     r = await client.get(f"/rooms/{room['id']}", headers=applied.judge)
-    assert r.status_code == 200, r.text
-    assert world.court.name in r.text, "the judge's view names the court"
+    assert r.status_code == 200 and heading in r.text, "the judge's view names the court"
     r = await client.get(f"/rooms/{room['id']}", headers=other)
     assert r.status_code == 404
     r = await client.post(f"/api/rooms/{room['id']}/close", headers=other)
