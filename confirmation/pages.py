@@ -120,14 +120,6 @@ async def _reader(
     return await application_access(session, principal, application_id)
 
 
-SESSION_PATH = "/api/confirmations/{application_id}/session"
-
-
-def _has_session_api(request: Request) -> bool:
-    """Whether the judge's session API is mounted (it comes with its own module)."""
-    return any(getattr(r, "path", None) == SESSION_PATH for r in request.app.routes)
-
-
 async def _session_record(session: AsyncSession, application: Application) -> SessionRecord | None:
     return (
         await session.exec(
@@ -199,7 +191,6 @@ async def application_page(
         can_withdraw=me is not None and application.status in WITHDRAWABLE,
         decided=application.status in DECIDED,
         record=record,
-        session_api=_has_session_api(request),
         receipts=await _receipts(session, application) if application.status in DECIDED else [],
         grounds=list(Ground),
         outcomes=list(Outcome),
