@@ -14,18 +14,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements import service as agreements_service
+from confirmation.mediation_record import gather, party_line
 from confirmation.models import Application, Decision, Ground, ServiceProof
 from confirmation.service import IssueRuling, parties_of
-from service import cases
 from service.cases import CHINA
 from service.documents import seal
 from service.documents import service as documents_service
+from service.documents.marks import qr_svg, seal_svg
 from service.documents.models import DocumentKind
-from service.i18n import gettext
 from service.models import Case, Organisation, User
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "pdf"
-ROLE_ZH = {"applicant": "申请人", "respondent": "被申请人", "third_party": "第三人"}
 GROUNDS_ZH = {
     Ground.violates_mandatory_law: "违反法律强制性规定",
     Ground.harms_public_or_third_party: "损害国家利益、社会公共利益或者他人合法权益",
@@ -45,6 +44,15 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def _footer(base: str, code: str) -> dict[str, object]:
+    """The footer's verification code (as printed) and the QR code of its /verify URL."""
+    return {
+        "code": documents_service.format_code(code),
+        "verify_base": base,
+        "qr": qr_svg(f"{base}/verify?code={code}"),
+    }
 
 
 def zh_date(at: datetime) -> str:
@@ -72,14 +80,17 @@ def ruling_issuer(request: Request, session: AsyncSession, case: Case) -> IssueR
         parties = await parties_of(session, case)
         code = documents_service.new_code()
         base = request.app.state.settings.public_url
+        court_name = court.name if court else ""
         html = (
             _environment()
             .get_template("ruling.html")
             .render(
-                court=court.name if court else "",
+                court=court_name,
                 number=application.number or "",
-                parties=[(ROLE_ZH.get(p.role, p.role), p.name) for p in parties],
+                parties=[party_line(p) for p in parties],
                 committee=committee.name if committee else "",
+                applied_date=zh_date(application.queued_at or application.created_at),
+                accepted_date=zh_date(application.accepted_at or application.created_at),
                 agreement_date=zh_date(application.effective_at),
                 clauses=clauses,
                 outcome=decision.outcome,
@@ -87,8 +98,8 @@ def ruling_issuer(request: Request, session: AsyncSession, case: Case) -> IssueR
                 reason=decision.reason,
                 judge=judge.name if judge else "",
                 date=zh_date(decision.at),
-                code=code,
-                verify_url=f"{base}/verify?code={code}",
+                seal=seal_svg(court_name, size_mm=42),
+                **_footer(base, code),
             )
         )
         pdf = await request.app.state.pdf.render(html, case=case.id, application=application.id)
@@ -128,32 +139,24 @@ def ruling_issuer(request: Request, session: AsyncSession, case: Case) -> IssueR
 async def attach_record(
     request: Request, session: AsyncSession, application: Application, case: Case
 ) -> None:
-    """The mediation record goes with the application once it reaches the court: who, the
-    agreement's versions and the audit trail of the mediation, sealed by the committee."""
+    """The mediation record goes with the application once it reaches the court: gathered
+    from what happened (confirmation/mediation_record.py), sealed by the committee and
+    issued, so the court can verify the copy it is handed like any document we issue."""
     committee = await session.get(Organisation, case.org_id)
-    parties = await parties_of(session, case)
-    agreement = await agreements_service.live_agreement(session, case.id or 0)
-    versions = await agreements_service.versions_of(session, agreement) if agreement else []
-    events = await cases.case_events(session, case=case)
-    labels = request.app.state.action_labels
+    court = await session.get(Organisation, application.court_id)
+    facts = await gather(session, case, request.app.state.action_labels)
+    code = documents_service.new_code()
+    committee_name = committee.name if committee else ""
     html = (
         _environment()
         .get_template("record.html")
         .render(
-            committee=committee.name if committee else "",
-            number=case.number,
-            title=case.title,
-            parties=[(ROLE_ZH.get(p.role, p.role), p.name) for p in parties],
-            versions=[(v.number, zh_date(v.created_at), v.content_sha256) for v in versions],
-            events=[
-                (
-                    e.at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
-                    gettext("zh_Hans", labels.get(e.action, e.action)),
-                    e.actor_label,
-                )
-                for e in events
-            ],
+            r=facts,
+            committee=committee_name,
+            court=court.name if court else "",
             date=zh_date(application.queued_at or application.created_at),
+            seal=seal_svg(committee_name, size_mm=42),
+            **_footer(request.app.state.settings.public_url, code),
         )
     )
     pdf = await request.app.state.pdf.render(html, case=case.id, application=application.id)
@@ -164,6 +167,17 @@ async def attach_record(
         settings=request.app.state.settings,
         workers=request.app.state.pdf,
     )
-    application.record_sha256 = await request.app.state.store.put_bytes_async(sealed)
+    issued = await documents_service.issue(
+        session,
+        pdf=sealed,
+        case_id=case.id or 0,
+        kind=DocumentKind.record,
+        source_id=application.id or 0,
+        version=None,
+        code=code,
+        org_id=case.org_id,
+        store=request.app.state.store,
+    )
+    application.record_sha256 = issued.sha256
     session.add(application)
     await session.flush()

@@ -3,6 +3,7 @@ made and joined by both parties, accepted and claimed."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +49,14 @@ async def staff_headers(client: httpx.AsyncClient, factory: Factory, user: User)
     return headers
 
 
-async def queued(client: httpx.AsyncClient, factory: Factory) -> Applied:
+async def queued(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    before_consent: Callable[[Signing], Awaitable[None]] | None = None,
+) -> Applied:
     signing = await effective(client, factory)
+    if before_consent is not None:  # e.g. what the meetings left, for the mediation record
+        await before_consent(signing)
     r = await client.post(
         f"/api/cases/{signing.world.case.id}/confirmation",
         json={"court_id": signing.world.court.id},
@@ -69,8 +76,12 @@ async def queued(client: httpx.AsyncClient, factory: Factory) -> Applied:
     )
 
 
-async def claimed(client: httpx.AsyncClient, factory: Factory) -> Applied:
-    applied = await queued(client, factory)
+async def claimed(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    before_consent: Callable[[Signing], Awaitable[None]] | None = None,
+) -> Applied:
+    applied = await queued(client, factory, before_consent)
     r = await client.post(
         f"/api/confirmations/{applied.id}/accept", json={"accept": True}, headers=applied.clerk
     )

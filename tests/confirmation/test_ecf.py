@@ -67,12 +67,15 @@ async def test_a_court_system_reviews_and_decides(
         headers=court,
     )
     assert r.status_code == 422, "a rejection names a ground"
+    # (A confirmation needs the joint session's record first: the judge's own page does it.)
     r = await client.post(
-        f"/api/ecf/filings/{applied.id}/decision", json={"outcome": "confirmed"}, headers=court
+        f"/api/ecf/filings/{applied.id}/decision",
+        json={"outcome": "rejected", "grounds": ["content_unclear"], "reason": "期限不明确"},
+        headers=court,
     )
     assert r.status_code == 200, r.text
     decided = r.json()
-    assert decided["status"] == "confirmed"
+    assert decided["status"] == "rejected"
     ruling = [d for d in decided["documents"] if d["kind"] == "ruling"]
     assert len(ruling) == 1
     pdf = (await client.get(ruling[0]["href"], headers=court)).content
