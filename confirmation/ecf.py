@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements.models import Agreement
-from confirmation import document, queue
+from confirmation import document, notices, queue
 from confirmation import service as confirmation_service
 from confirmation.ecf_schemas import (
     DecisionPush,
@@ -187,7 +187,12 @@ async def filing_document(
 
 @router.post("/filings/{filing_id}/review", response_model=FilingOut)
 async def review(
-    body: ReviewIn, filing_id: PathId, token: CourtSystem, session: SessionDep, request: Request
+    body: ReviewIn,
+    filing_id: PathId,
+    token: CourtSystem,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> FilingOut:
     """Review complete: 立案 under the court's own number (or one from our counter), or a
     refusal with the reasons."""
@@ -204,6 +209,7 @@ async def review(
         number=body.number,
         actor=actor_of(token),
     )
+    await notices.after_move(request, background, session, application, case)
     return await _out(session, request, application, case)
 
 
@@ -214,6 +220,7 @@ async def decision(
     token: CourtSystem,
     session: SessionDep,
     request: Request,
+    background: BackgroundTasks,
 ) -> FilingOut:
     """The decision of the judge who holds the filing, as the court's system recorded it;
     a confirmation or rejection issues the court-sealed ruling and serves it."""
@@ -233,4 +240,5 @@ async def decision(
         actor=actor_of(token),
         issue_ruling=document.ruling_issuer(request, session, case),
     )
+    await notices.after_move(request, background, session, application, case)
     return await _out(session, request, application, case)

@@ -7,12 +7,12 @@ import json
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements import service as agreements_service
-from confirmation import clock, document, queue, record
+from confirmation import clock, document, notices, queue, record
 from confirmation import service as confirmation_service
 from confirmation import session as joint_session
 from confirmation.access import (
@@ -96,7 +96,7 @@ async def apply(
 
 @router.post("/api/confirmations/{application_id}/consent", response_model=ApplicationOut)
 async def consent(
-    access: PartyApplication, session: SessionDep, request: Request
+    access: PartyApplication, session: SessionDep, request: Request, background: BackgroundTasks
 ) -> ApplicationOut:
     """This party joins the application; with the last consent it enters the court's queue."""
     principal = access.principal
@@ -113,6 +113,7 @@ async def consent(
     )
     if application.status == ApplicationStatus.queued:
         await document.attach_record(request, session, application, access.case)
+        await notices.after_move(request, background, session, application, access.case)
     return await application_out(
         session, request, ApplicationAccess(application, access.case, principal)
     )
@@ -163,7 +164,11 @@ async def court_queue(
 
 @router.post("/api/confirmations/{application_id}/accept", response_model=ApplicationOut)
 async def accept(
-    body: AcceptIn, access: CourtApplication, session: SessionDep, request: Request
+    body: AcceptIn,
+    access: CourtApplication,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> ApplicationOut:
     """立案 with a number, or a refusal with its reason (judges and clerks of the court)."""
     staff = access.court_staff
@@ -177,6 +182,7 @@ async def accept(
         reason=body.reason,
         actor=staff.actor,
     )
+    await notices.after_move(request, background, session, application, access.case)
     return await application_out(
         session, request, ApplicationAccess(application, access.case, staff)
     )
@@ -198,7 +204,11 @@ async def claim(access: JudgeApplication, session: SessionDep, request: Request)
 
 @router.post("/api/confirmations/{application_id}/decision", response_model=ApplicationOut)
 async def decide(
-    body: DecisionIn, access: JudgeApplication, session: SessionDep, request: Request
+    body: DecisionIn,
+    access: JudgeApplication,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> ApplicationOut:
     """The claiming judge's decision; a confirmation or a rejection issues the ruling."""
     staff = access.court_staff
@@ -223,6 +233,7 @@ async def decide(
         actor=staff.actor,
         issue_ruling=document.ruling_issuer(request, session, access.case),
     )
+    await notices.after_move(request, background, session, application, access.case)
     return await application_out(
         session, request, ApplicationAccess(application, access.case, staff)
     )

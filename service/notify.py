@@ -3,9 +3,9 @@
 A domain builds ``Notice``s (who, what, about which case) and hands them to the app's
 ``Notifier`` (``notifier_of(app)``); the notifier gives each to every configured channel
 (``NotifySettings.channels``). The console channel, the default, writes one INFO line per
-notice on logger ``mediation.notify``; email over SMTP, an SMS gateway and in-app messages
-are channels still to come (the confirmation issue), added to ``CHANNELS`` without changing
-the callers.
+notice on logger ``mediation.notify``; email over SMTP and an SMS gateway are configurable
+(service/notify_channels.py), and every notice to a party is also kept in-app for their case
+page, whatever is configured.
 
 A notice never carries a credential: its link is a page the person opens with their own
 session (a party's case page, not their join link), and a channel that needs an address
@@ -15,7 +15,7 @@ session (a party's case page, not their join link), and a channel that needs an 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -40,6 +40,7 @@ class Recipient:
     name: str
     phone: str | None = field(default=None, repr=False)
     language: str = "zh_Hans"
+    email: str | None = field(default=None, repr=False)
 
     @property
     def ref(self) -> str:
@@ -131,8 +132,15 @@ class ConsoleChannel:
         )
 
 
-# The channels a setting may name; each is made once per app.
-CHANNELS: Mapping[str, Callable[[], Channel]] = {"console": ConsoleChannel}
+def _channel(name: str, settings: Settings) -> Channel:
+    """The channels a setting may name; each is made once per app."""
+    from service import notify_channels  # (they import this module's Notice)
+
+    if name == "email":
+        return notify_channels.EmailChannel(settings.notify)
+    if name == "sms":
+        return notify_channels.SmsChannel(settings.notify)
+    return ConsoleChannel()
 
 
 class ChannelNotifier:
@@ -175,8 +183,15 @@ class ChannelNotifier:
         return deliveries
 
 
-def make_notifier(settings: Settings) -> ChannelNotifier:
-    return ChannelNotifier([CHANNELS[name]() for name in settings.notify.channels])
+def make_notifier(settings: Settings, app: FastAPI | None = None) -> ChannelNotifier:
+    """The configured channels; with the app, the in-app list first (always)."""
+    channels = [_channel(name, settings) for name in settings.notify.channels]
+    sessionmaker = getattr(getattr(app, "state", None), "sessionmaker", None)
+    if sessionmaker is not None:
+        from service.notify_channels import InAppChannel
+
+        channels.insert(0, InAppChannel(sessionmaker))
+    return ChannelNotifier(channels)
 
 
 def notifier_of(app: FastAPI) -> Notifier:
@@ -184,6 +199,6 @@ def notifier_of(app: FastAPI) -> Notifier:
     every domain shares one (and a test or the composition root may set its own first)."""
     notifier: Notifier | None = getattr(app.state, "notifier", None)
     if notifier is None:
-        notifier = make_notifier(app.state.settings)
+        notifier = make_notifier(app.state.settings, app)
         app.state.notifier = notifier
     return notifier

@@ -43,7 +43,8 @@ class AuthSettings(BaseModel):
     failure_window_minutes: int = 15
 
 
-NotifyChannel = Literal["console"]  # email and SMS to come (service/notify.py, CHANNELS)
+# Where notices go besides the in-app list, which always has them (service/notify.py).
+NotifyChannel = Literal["console", "email", "sms"]
 
 
 def _console_only() -> list[NotifyChannel]:
@@ -62,11 +63,35 @@ class NotifySettings(BaseModel):
     # The reminders' task looks for due reminders at least this often (it also wakes when a
     # time is set, and at the next reminder's due time).
     poll_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
+    # The "email" channel: SMTP (MEDIATION_NOTIFY__SMTP_HOST, __SMTP_PORT, ...). Implicit TLS
+    # on connect (smtp_tls, port 465) or STARTTLS (smtp_starttls, port 587); neither only for
+    # a relay on this machine.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "mediation@localhost"
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    # The "sms" channel: a JSON POST {"to", "text"} to the gateway's URL, with the token as
+    # a bearer credential if set (MEDIATION_NOTIFY__SMS_URL, __SMS_TOKEN).
+    sms_url: str | None = None
+    sms_token: SecretStr | None = None
+    sms_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("channels")
     @classmethod
     def _no_repeats(cls, value: list[NotifyChannel]) -> list[NotifyChannel]:
         return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _channels_configured(self) -> NotifySettings:
+        if "email" in self.channels and not self.smtp_host:
+            raise ValueError("the email channel needs MEDIATION_NOTIFY__SMTP_HOST")
+        if "sms" in self.channels and not (self.sms_url or "").startswith(("http://", "https://")):
+            raise ValueError("the sms channel needs MEDIATION_NOTIFY__SMS_URL (http or https)")
+        return self
 
     @field_validator("reminder_minutes")
     @classmethod

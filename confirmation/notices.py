@@ -1,0 +1,141 @@
+"""What each party of a case is told about its application for confirmation, through the
+app's notifier (service/notify.py: in-app always, and the configured channels): when it is
+queued, when the court accepts it, when the judge's session is set (with an .ics), and when
+the ruling is issued. Built in the request, sent after its commit (a background task)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from fastapi import BackgroundTasks, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from confirmation.models import Application, ApplicationStatus
+from confirmation.service import parties_of
+from rooms.calendar import meeting_ics
+from service.clock import now
+from service.i18n import N_, gettext
+from service.models import Case, Organisation
+from service.notify import Attachment, Notice, Recipient, notifier_of
+from service.pages import local_time
+
+QUEUED = N_(
+    "Case {number}: every party has joined the application for judicial confirmation; it is"
+    " in the queue of {court}."
+)
+ACCEPTED = N_(
+    "Case {number}: {court} accepted the application for judicial confirmation as {court_number}."
+)
+SESSION_SET = N_(
+    "Case {number}: the judge's video session is set for {time}. Open your case page a few"
+    " minutes before, with your ID card at hand."
+)
+RULING = N_(
+    "Case {number}: {court} has issued its ruling on the application for judicial"
+    " confirmation ({outcome}). It is on your case page."
+)
+OUTCOMES = {
+    ApplicationStatus.confirmed: N_("the agreement is confirmed"),
+    ApplicationStatus.rejected: N_("the application is rejected"),
+}
+
+
+async def _notices(
+    request: Request,
+    session: AsyncSession,
+    case: Case,
+    *,
+    topic: str,
+    message: str,
+    params: Mapping[str, str | int],
+    attachments: tuple[Attachment, ...] = (),
+) -> list[Notice]:
+    base = request.app.state.settings.public_url
+    return [
+        Notice(
+            recipient=Recipient("party", p.id or 0, p.name, phone=p.phone),
+            topic=topic,
+            case_number=case.number,
+            message=message,
+            params={"number": case.number, **params},
+            url=f"{base}/my-case",
+            attachments=attachments,
+        )
+        for p in await parties_of(session, case)
+    ]
+
+
+def _send(request: Request, background: BackgroundTasks, notices: list[Notice]) -> None:
+    if notices:
+        background.add_task(notifier_of(request.app).notify, notices)  # after the commit
+
+
+async def _court(session: AsyncSession, application: Application) -> str:
+    court = await session.get(Organisation, application.court_id)
+    return court.name if court else ""
+
+
+async def after_move(
+    request: Request,
+    background: BackgroundTasks,
+    session: AsyncSession,
+    application: Application,
+    case: Case,
+) -> None:
+    """Tell the parties of the state the application has just reached, if it is news."""
+    status = ApplicationStatus(application.status)
+    court = await _court(session, application)
+    params: dict[str, str | int]
+    if status == ApplicationStatus.queued:
+        topic, message, params = "confirmation.queued", QUEUED, {"court": court}
+    elif status == ApplicationStatus.accepted:
+        topic, message = "confirmation.accepted", ACCEPTED
+        params = {"court": court, "court_number": application.number or ""}
+    elif status in OUTCOMES:
+        topic, message = "confirmation.ruling", RULING
+        params = {"court": court, "outcome": gettext("zh_Hans", OUTCOMES[status])}
+    else:
+        return
+    _send(
+        request,
+        background,
+        await _notices(request, session, case, topic=topic, message=message, params=params),
+    )
+
+
+async def session_set(
+    request: Request,
+    background: BackgroundTasks,
+    session: AsyncSession,
+    case: Case,
+    *,
+    room_id: int,
+    starts: datetime,
+    sequence: int = 0,
+) -> None:
+    """The judge set the joint session's time: each party is told, with a calendar entry."""
+    settings = request.app.state.settings
+    ics = meeting_ics(
+        room_id=room_id,
+        case_number=case.number,
+        starts=starts,
+        sequence=sequence,
+        page_url=f"{settings.public_url}/my-case",
+        public_url=settings.public_url,
+        stamp=now(),
+        language="zh_Hans",
+    )
+    _send(
+        request,
+        background,
+        await _notices(
+            request,
+            session,
+            case,
+            topic="confirmation.session",
+            message=SESSION_SET,
+            params={"time": local_time(starts)},
+            attachments=(Attachment("session.ics", "text/calendar", ics),),
+        ),
+    )

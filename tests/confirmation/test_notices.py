@@ -1,0 +1,176 @@
+"""Notifications: email against a real SMTP server (aiosmtpd on 127.0.0.1), SMS against a
+local HTTP listener, and the parties told in-app (and by SMS) as their application is
+queued, accepted and ruled on; the session's notice carries an .ics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import Message
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import col, select
+
+from confirmation import notices
+from service.inbox import InAppNotice
+from service.notify import Attachment, ChannelNotifier, Notice, Recipient
+from service.notify_channels import EmailChannel, InAppChannel, SmsChannel
+from service.settings import NotifySettings
+from tests.confirmation.helpers import claimed
+from tests.conftest import Factory
+
+ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+
+@dataclass
+class Gateway:
+    """A local SMS gateway: records each JSON POST; answers ``status``."""
+
+    port: int = 0
+    status: int = 200
+    received: list[dict[str, Any]] = field(default_factory=list)
+    auth: list[str] = field(default_factory=list)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        self.received.append(json.loads(body))
+        self.auth.append(headers.get("authorization", ""))
+        writer.write(f"HTTP/1.1 {self.status} X\r\ncontent-length: 0\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[Gateway]:
+    g = Gateway()
+    server = await asyncio.start_server(g.handle, "127.0.0.1", 0)
+    g.port = server.sockets[0].getsockname()[1]
+    try:
+        yield g
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def _notice(**kw: Any) -> Notice:
+    values: dict[str, Any] = {
+        "recipient": Recipient("party", 7, "张三", phone="13800000000", email="zs@example.test"),
+        "topic": "confirmation.session",
+        "case_number": "（2026）潞东调字第1号",
+        "message": notices.SESSION_SET,
+        "params": {"number": "（2026）潞东调字第1号", "time": "2026-12-04 09:30"},
+        "url": "http://testserver/my-case",
+        "attachments": (Attachment("session.ics", "text/calendar", ICS),),
+    }
+    values.update(kw)
+    return Notice(**values)
+
+
+async def test_email_reaches_a_real_smtp_server_with_the_ics() -> None:
+    inbox = _Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    await asyncio.to_thread(controller.start)
+    try:
+        settings = NotifySettings(
+            channels=["email"], smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
+            smtp_sender="court@example.test",
+        )  # fmt: skip
+        notifier = ChannelNotifier([EmailChannel(settings)])
+        sent = await notifier.notify([_notice(), _notice(recipient=Recipient("party", 8, "李四"))])
+        assert [d.ok for d in sent] == [True, True]  # the second has no address: skipped
+    finally:
+        await asyncio.to_thread(controller.stop)
+    assert len(inbox.messages) == 1
+    rcpt, message = inbox.messages[0]
+    assert rcpt == ["zs@example.test"] and message["From"] == "court@example.test"
+    assert "（2026）潞东调字第1号" in str(message["Subject"])
+    parts = {p.get_content_type(): p for p in message.walk()}
+    assert "2026-12-04 09:30" in parts["text/plain"].get_payload(decode=True).decode()
+    assert parts["text/calendar"].get_payload(decode=True) == ICS
+    assert parts["text/calendar"].get_filename() == "session.ics"
+
+
+async def test_sms_goes_to_the_gateway_and_a_refusal_is_recorded(gateway: Gateway) -> None:
+    settings = NotifySettings(
+        channels=["sms"], sms_url=f"http://127.0.0.1:{gateway.port}/send", sms_token="s3cret"
+    )
+    notifier = ChannelNotifier([SmsChannel(settings)])
+    sent = await notifier.notify([_notice()])
+    assert sent[0].ok is True
+    assert gateway.received[0]["to"] == "13800000000"
+    assert "2026-12-04 09:30" in gateway.received[0]["text"]
+    assert gateway.auth == ["Bearer s3cret"]
+    gateway.status = 503
+    sent = await notifier.notify([_notice()])
+    assert sent[0].ok is False and sent[0].error == "HTTPStatusError"
+
+
+def test_channels_need_their_settings() -> None:
+    with pytest.raises(ValueError, match="SMTP_HOST"):
+        NotifySettings(channels=["email"])
+    with pytest.raises(ValueError, match="SMS_URL"):
+        NotifySettings(channels=["sms"], sms_url="ftp://x")
+
+
+async def test_the_parties_are_told_as_the_application_moves(
+    app: Any, client: httpx.AsyncClient, factory: Factory, gateway: Gateway
+) -> None:
+    sms = SmsChannel(NotifySettings(channels=["sms"], sms_url=f"http://127.0.0.1:{gateway.port}/"))
+    before = getattr(app.state, "notifier", None)
+    app.state.notifier = ChannelNotifier([InAppChannel(app.state.sessionmaker), sms])
+    try:
+        applied = await claimed(client, factory)
+        r = await client.post(
+            f"/api/confirmations/{applied.id}/decision",
+            json={"outcome": "rejected", "grounds": ["content_unclear"], "reason": "不明确"},
+            headers=applied.judge,
+        )
+        assert r.status_code == 200, r.text
+    finally:
+        app.state.notifier = before
+    world = applied.signing.world
+    async with factory.uow() as s:
+        rows = (
+            await s.exec(
+                select(InAppNotice)
+                .where(col(InAppNotice.party_id).in_([world.applicant.id, world.respondent.id]))
+                .order_by(col(InAppNotice.id))
+            )
+        ).all()
+    topics = [(n.party_id, n.topic) for n in rows]
+    for party in (world.applicant.id, world.respondent.id):
+        assert [t for p, t in topics if p == party] == [
+            "confirmation.queued",
+            "confirmation.accepted",
+            "confirmation.ruling",
+        ]
+    texts = [g["text"] for g in gateway.received]
+    phones = [p.phone for p in (world.applicant, world.respondent) if p.phone]
+    assert len(texts) == 3 * len(phones)
+    assert all(world.case.number in t and "/join/" not in t for t in texts)
