@@ -55,6 +55,7 @@ CONFIRMATION_SCRIPT_STRINGS: list[str] = [
     "Save the record",
     "The record as the judge wrote it",
     "Confirm the record",
+    "The record",
     "You confirmed the record as it stands.",
     "The record changed since you confirmed it: read it again and confirm.",
     "Confirmed the record",

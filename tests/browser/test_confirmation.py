@@ -232,6 +232,7 @@ async def walk(
         pid = f"party-{setup.parties[role]}"
         await judge.get_by_test_id(f"admit-{pid}").click()
         await wait_state(page, "in-call")
+        await page.get_by_test_id("toggle-record").click()
         await expect(page.get_by_test_id("record-text")).to_be_visible()
 
     # The checklist beside the video, and the record.
@@ -247,7 +248,7 @@ async def walk(
         await expect(page.get_by_test_id("record-text")).to_have_text(NOTES, timeout=15_000)
         await page.get_by_test_id("record-confirm").click()
         await expect(page.get_by_test_id("confirmation-panel")).to_have_attribute(
-            "data-confirmed", "true"
+            "data-confirmed", "true", timeout=15_000
         )
         await expect(panel.get_by_test_id(f"record-ack-{party_id}")).to_have_attribute(
             "data-confirmed", "true", timeout=15_000

@@ -40,14 +40,14 @@ async function load() {
 }
 
 class Panel {
-  constructor(app) {
+  constructor(app, kind) {
     this.app = app;
     this.base = `/api/confirmations/${app.id}`;
     this.error = h("p", { className: "error", role: "alert", testid: "session-panel-error" });
     this.body = h("div", { className: "confirmation-panel-body" });
     this.box = h(
       "details",
-      { className: "card confirmation-panel", id: "confirmation-panel", testid: "confirmation-panel", open: true },
+      { className: `card confirmation-panel ${kind}`, id: "confirmation-panel", testid: "confirmation-panel", open: true },
       h("summary", { text: t("Confirmation session") }),
       this.body,
       this.error,
@@ -99,6 +99,10 @@ class Panel {
 }
 
 class JudgePanel extends Panel {
+  constructor(app) {
+    super(app, "judge");
+  }
+
   async start() {
     const session = await this.fetchSession();
     if (!session) return;
@@ -166,6 +170,32 @@ class JudgePanel extends Panel {
 }
 
 class PartyPanel extends Panel {
+  constructor(app) {
+    super(app, "party");
+    // On a phone the side column is hidden: the record opens from the control bar.
+    this.box.hidden = true;
+    this.badge = h("span", { className: "badge", testid: "record-badge", hidden: true, text: "1" });
+    this.button = h(
+      "button",
+      { type: "button", id: "toggle-record", testid: "toggle-record", "aria-expanded": "false", "aria-controls": "confirmation-panel" },
+      document.createRange().createContextualFragment(
+        '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 3h14v18H5zm2 4v2h10V7zm0 4v2h10v-2zm0 4v2h6v-2z"/></svg>',
+      ),
+      h("span", { text: t("The record") }),
+      this.badge,
+    );
+    this.button.addEventListener("click", () => this.toggle(this.box.hidden));
+    const controls = document.querySelector(".controls");
+    controls?.insertBefore(this.button, document.getElementById("toggle-chat"));
+  }
+
+  toggle(open) {
+    this.box.hidden = !open;
+    side.classList.toggle("confirmation-open", open);
+    this.button.setAttribute("aria-expanded", String(open));
+    if (open) this.badge.hidden = true;
+  }
+
   async start() {
     this.text = h("div", { className: "record-text", testid: "record-text", tabindex: "0", "aria-label": t("The record as the judge wrote it") });
     this.state = h("p", { className: "hint", testid: "record-state", role: "status" });
@@ -177,6 +207,10 @@ class PartyPanel extends Panel {
   }
 
   refresh(session) {
+    // A new or changed record while the panel is closed is marked on its button.
+    if (this.box.hidden && session?.notes_sha256 !== this.session?.notes_sha256 && session?.notes) {
+      this.badge.hidden = false;
+    }
     this.session = session;
     const notes = session?.notes ?? "";
     this.text.textContent = notes || t("The judge has not written the record yet.");
