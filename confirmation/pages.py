@@ -38,9 +38,9 @@ from service.auth import CurrentStaff, OptionalPrincipal, PartyPrincipal, PathId
 from service.clock import now
 from service.db import SessionDep
 from service.domain import Audience, CaseViewer
-from service.errors import NoPartySession, NotFound
+from service.errors import Forbidden, NoPartySession, NotFound
 from service.i18n import gettext
-from service.models import Case, Party, User
+from service.models import Case, Party, Role, User
 
 pages_router = APIRouter(include_in_schema=False)
 
@@ -109,6 +109,14 @@ async def queue_page(
         is_judge=staff.user.role == "judge",
         **_labels(),
     )
+
+
+@pages_router.get("/queue", response_class=HTMLResponse)
+async def my_queue(staff: CurrentStaff) -> Response:
+    """A judge's or clerk's own court's queue (the staff home links here)."""
+    if staff.user.role not in (Role.judge, Role.clerk):
+        raise Forbidden("Only the court's judges and clerks may see its queue.")
+    return RedirectResponse(f"/courts/{staff.user.org_id}/queue", status_code=303)
 
 
 async def _reader(

@@ -130,6 +130,12 @@ async def test_the_court_s_queue_page(client: httpx.AsyncClient, factory: Factor
     r = await client.get(f"/courts/{court.id}/queue", headers=applied.judge)
     assert has(r.text, "overdue") and "queue-item overdue" in r.text
 
+    # The staff home leads a judge or a clerk to their court's queue.
+    r = await client.get("/home", headers=applied.judge)
+    assert 'href="/queue"' in r.text
+    r = await client.get("/queue", headers=applied.clerk, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/courts/{court.id}/queue"
+
     # Filters: nothing is accepted yet.
     r = await client.get(f"/courts/{court.id}/queue?status=accepted", headers=applied.judge)
     assert r.status_code == 200 and has(r.text, "queue-empty")
@@ -156,6 +162,8 @@ async def test_the_queue_is_its_court_s_alone(client: httpx.AsyncClient, factory
     r = await client.get(f"/confirmations/{applied.id}", headers=judge)
     assert r.status_code == 404
     r = await client.get(f"/courts/{court.id}/queue", headers=applied.signing.mediator)
+    assert r.status_code == 403
+    r = await client.get("/queue", headers=applied.signing.mediator)
     assert r.status_code == 403
     r = await client.get(f"/courts/{court.id}/queue", headers=applied.signing.applicant)
     assert r.status_code in (401, 403)
