@@ -25,6 +25,8 @@ from tests.confirmation.helpers import (
 )
 from tests.conftest import Factory
 
+ASKED = "请补充借条原件。"
+
 
 def page_data(text: str) -> dict[str, Any]:
     found = re.search(
@@ -231,3 +233,21 @@ async def test_the_judge_holding_it_decides_and_the_parties_see_the_ruling(
         r = await client.get(f"/confirmations/{applied.id}", headers=party)
         assert has(r.text, "ruling-section") and 'data-outcome="confirmed"' in r.text
         assert f'href="/api/documents/{sha256}"' in r.text
+
+
+async def test_a_supplement_asked_for_is_handed_in_on_the_application_page(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    applied = await claimed(client, factory)
+    due = (now() + timedelta(days=5)).isoformat()
+    r = await client.post(
+        f"/api/confirmations/{applied.id}/decision",
+        json={"outcome": "supplement_requested", "reason": ASKED, "supplement_due": due},
+        headers=applied.judge,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.get(f"/confirmations/{applied.id}", headers=applied.signing.applicant)
+    assert has(r.text, "supplement-note") and ASKED in r.text
+    assert has(r.text, "deadline-supplement")
+    r = await client.get(f"/confirmations/{applied.id}", headers=applied.judge)
+    assert not has(r.text, "supplement-note") and not has(r.text, "decision-form")
