@@ -44,9 +44,9 @@ FILED = tuple(s for s in ApplicationStatus if s != ApplicationStatus.awaiting_co
 
 
 async def _filing(
-    session: AsyncSession, token_court: int, filing_id: int
+    session: AsyncSession, token_court: int, application_id: int
 ) -> tuple[Application, Case]:
-    application = await session.get(Application, filing_id)
+    application = await session.get(Application, application_id)
     if (
         application is None
         or application.court_id != token_court
@@ -149,28 +149,32 @@ async def filings(
     )
 
 
-@router.get("/filings/{filing_id}", response_model=FilingOut)
+@router.get("/filings/{application_id}", response_model=FilingOut)
 async def filing(
-    filing_id: PathId, token: CourtSystem, session: SessionDep, request: Request
+    application_id: PathId, token: CourtSystem, session: SessionDep, request: Request
 ) -> FilingOut:
     """One filing: its status, deadlines, parties (ID numbers masked) and materials."""
     await confirmation_service.expire_supplement(
-        session, (await _filing(session, token.court_id, filing_id))[0]
+        session, (await _filing(session, token.court_id, application_id))[0]
     )
-    application, case = await _filing(session, token.court_id, filing_id)
+    application, case = await _filing(session, token.court_id, application_id)
     return await _out(session, request, application, case)
 
 
 @router.get(
-    "/filings/{filing_id}/documents/{sha256}",
+    "/filings/{application_id}/documents/{sha256}",
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}, "description": "the sealed PDF"}},
 )
 async def filing_document(
-    filing_id: PathId, sha256: SHA256, token: CourtSystem, session: SessionDep, request: Request
+    application_id: PathId,
+    sha256: SHA256,
+    token: CourtSystem,
+    session: SessionDep,
+    request: Request,
 ) -> Response:
     """One of the filing's materials: the sealed agreement, the mediation record, the ruling."""
-    application, _ = await _filing(session, token.court_id, filing_id)
+    application, _ = await _filing(session, token.court_id, application_id)
     kinds = {d.sha256: d.kind for d in await _documents(session, application)}
     if sha256 not in kinds:
         raise NotFound("No such document.")
@@ -179,16 +183,16 @@ async def filing_document(
         data,
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="{kinds[sha256]}-{filing_id}.pdf"',
+            "Content-Disposition": f'attachment; filename="{kinds[sha256]}-{application_id}.pdf"',
             "Cache-Control": "private, no-store",
         },
     )
 
 
-@router.post("/filings/{filing_id}/review", response_model=FilingOut)
+@router.post("/filings/{application_id}/review", response_model=FilingOut)
 async def review(
     body: ReviewIn,
-    filing_id: PathId,
+    application_id: PathId,
     token: CourtSystem,
     session: SessionDep,
     request: Request,
@@ -196,7 +200,7 @@ async def review(
 ) -> FilingOut:
     """Review complete: 立案 under the court's own number (or one from our counter), or a
     refusal with the reasons."""
-    application, case = await _filing(session, token.court_id, filing_id)
+    application, case = await _filing(session, token.court_id, application_id)
     if not body.accepted and body.number is not None:
         raise Invalid("A refused filing gets no number.", field="number")
     application = await confirmation_service.accept(
@@ -213,10 +217,10 @@ async def review(
     return await _out(session, request, application, case)
 
 
-@router.post("/filings/{filing_id}/decision", response_model=FilingOut)
+@router.post("/filings/{application_id}/decision", response_model=FilingOut)
 async def decision(
     body: DecisionPush,
-    filing_id: PathId,
+    application_id: PathId,
     token: CourtSystem,
     session: SessionDep,
     request: Request,
@@ -224,7 +228,7 @@ async def decision(
 ) -> FilingOut:
     """The decision of the judge who holds the filing, as the court's system recorded it;
     a confirmation or rejection issues the court-sealed ruling and serves it."""
-    application, case = await _filing(session, token.court_id, filing_id)
+    application, case = await _filing(session, token.court_id, application_id)
     judge = await session.get(User, application.claimed_by) if application.claimed_by else None
     if judge is None:
         raise Conflict("No judge holds this filing: a judge claims it before deciding.")
