@@ -408,6 +408,21 @@ MATRIX = [
     Row("POST", "/api/confirmations/{application_id}/session/record/confirm",
                                                     (401, 403, 403, 403, 403, 403, 409, 404),
         body=lambda _: {"notes_sha256": "0" * 64}),
+    # The court systems' queue API answers only a court token (tests/confirmation/test_ecf.py:
+    # its own court's filings, 404 for another's, 401 once revoked): no caller here has one,
+    # and a staff or party session token, as bearer or cookie, is no court token (401).
+    Row("GET",  "/api/ecf/courts/{court_id}/filings",
+                                                    (401, 401, 401, 401, 401, 401, 401, 401)),
+    Row("GET",  "/api/ecf/filings/{application_id}",
+                                                    (401, 401, 401, 401, 401, 401, 401, 401)),
+    Row("GET",  "/api/ecf/filings/{application_id}/documents/{sha256}",
+                                                    (401, 401, 401, 401, 401, 401, 401, 401)),
+    Row("POST", "/api/ecf/filings/{application_id}/review",
+                                                    (401, 401, 401, 401, 401, 401, 401, 401),
+        body=lambda _: {"accepted": True}),
+    Row("POST", "/api/ecf/filings/{application_id}/decision",
+                                                    (401, 401, 401, 401, 401, 401, 401, 401),
+        body=lambda _: {"outcome": "confirmed"}),
 ]
 # A socket answers with a close code: 4401 not signed in, 4403 wrong role, 4404 not theirs.
 SOCKETS = [
@@ -564,6 +579,12 @@ PAGES = [
     Page("/cases/{case_id}", (LOGIN, 403,    200,      404,      403,     403,     403,   403)),
     Page("/my-case",        (401,   403,     403,      403,      403,     403,     200,   200)),
     Page("/verify",         (200,   200,     200,      200,      200,     200,     200,   200)),
+    Page("/cases/{case_id}/agreement",
+                            (LOGIN, 403,     200,      404,      403,     403,     403,   403)),
+    # A party signs on it; the mediator is sent on to the editor (303); no session: the way
+    # back in is the join link (401).
+    Page("/agreements/{agreement_id}/sign",
+                            (401,   403,     303,      404,      403,     403,     200,   404)),
 ]
 # fmt: on
 
