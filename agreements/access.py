@@ -32,6 +32,9 @@ class AgreementAccess:
 async def agreement_access(
     session: AsyncSession, principal: Principal, agreement_id: int
 ) -> AgreementAccess:
+    # The role first, as for cases: a judge or an admin learns nothing of which ids exist.
+    if isinstance(principal, StaffPrincipal) and principal.user.role != Role.mediator:
+        raise Forbidden("Your role may not do this.")
     agreement = await session.get(Agreement, agreement_id)
     if agreement is None:
         raise NotFound("No such agreement.")

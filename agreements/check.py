@@ -48,6 +48,15 @@ def check(content: Content, parties: list[PartySnapshot], *, today: date) -> lis
             found.append(
                 _error("blank", key, N_("A template blank (　　) is still to be filled in."))
             )
+    if content.copies < len(parties) + 1:
+        found.append(
+            _error(
+                "copies",
+                "copies",
+                N_("One copy for each party and one for the committee: at least {n} copies."),
+                n=len(parties) + 1,
+            )
+        )
     if not content.terms:
         found.append(_error("no_terms", None, N_("The agreement has no terms yet.")))
     for i, term in enumerate(content.terms, 1):

@@ -85,6 +85,10 @@ def clauses(content: Content, parties: list[PartySnapshot]) -> list[Clause]:
     return found
 
 
+# SequenceMatcher's work grows with the product of the lengths: two 1,500-character texts
+# compare in tens of milliseconds (in a thread, off the loop); longer ones are shown replaced.
+MAX_DIFF_WORK = 1500 * 1500
+
 Change = Literal["added", "removed", "changed", "same"]
 Op = tuple[Literal["same", "added", "removed"], str]
 
@@ -117,9 +121,13 @@ def _compare(old: Clause | None, new: Clause) -> ClauseDiff:
         return ClauseDiff(new.key, new.heading, "added", None, new.text, [("added", new.text)])
     if old.text == new.text:
         return ClauseDiff(new.key, new.heading, "same", old.text, new.text, [("same", new.text)])
+    if len(old.text) * len(new.text) > MAX_DIFF_WORK:
+        # Too long to compare character by character in a request: the clause as replaced.
+        ops: list[Op] = [("removed", old.text), ("added", new.text)]
+        return ClauseDiff(new.key, new.heading, "changed", old.text, new.text, ops)
     # Character by character: Chinese has no spaces between words to split on.
     matcher = difflib.SequenceMatcher(a=old.text, b=new.text, autojunk=False)
-    ops: list[Op] = []
+    ops = []
     for tag, a1, a2, b1, b2 in matcher.get_opcodes():
         if tag == "equal":
             ops.append(("same", new.text[b1:b2]))

@@ -36,10 +36,15 @@ from service.models import Case, Organisation, User
 from service.storage import ContentStore
 
 TITLE = "人民调解协议书"
+# What a party is not shown of another party (API.md): all but name and role.
+PRIVATE = ("id_number", "address", "phone", "representative", "agent_name")
 
 
-def issuer(request: Request, session: AsyncSession, case: Case) -> Issue:
-    """What the mediator's signature calls to issue the sealed PDF (agreements/signing.py)."""
+def issuer(
+    request: Request, session: AsyncSession, case: Case, pending: dict[str, bytes] | None = None
+) -> Issue:
+    """What the mediator's signature calls to issue the sealed PDF (agreements/signing.py).
+    ``pending``: a signature picture of this request, not stored until the signature is."""
 
     async def issue(
         agreement: Agreement, version: AgreementVersion, signatures: list[Signature], at: datetime
@@ -55,6 +60,7 @@ def issuer(request: Request, session: AsyncSession, case: Case) -> Issue:
             effective_at=at,
             code=code,
             verify_url=f"{base}/verify?code={code}",
+            pending=pending or {},
         )
         pdf = await request.app.state.pdf.render(
             agreement_html(doc), case=case.id, agreement=agreement.id
@@ -106,7 +112,11 @@ async def pdf_of(
         version,
         signatures,
         draft_note=f"草稿　第{version.number}版　未生效",
+        viewer_party=access.party_id,
     )
+    # Only reads so far: end them before the render, so that on SQLite the request does not
+    # hold the one writer's lock for as long as a PDF takes.
+    await session.close()
     pdf: bytes = await request.app.state.pdf.render(
         agreement_html(doc), case=access.case.id, agreement=agreement.id
     )
@@ -124,8 +134,17 @@ async def view(
     code: str | None = None,
     verify_url: str | None = None,
     draft_note: str | None = None,
+    pending: dict[str, bytes] | None = None,
+    viewer_party: int | None = None,
 ) -> AgreementDoc:
+    """``viewer_party``: a party previewing a draft sees the other side by name and role
+    only (API.md); the sealed agreement carries every party's particulars (PML 29)."""
     _, parties, content = agreements_service.read(version)
+    if viewer_party is not None:
+        parties = [
+            p if p.id == viewer_party else p.model_copy(update=dict.fromkeys(PRIVATE))
+            for p in parties
+        ]
     by_id = {p.id: p for p in parties}
     org = await session.get(Organisation, case.org_id)
     mediator = await session.get(User, case.mediator_id)
@@ -133,12 +152,16 @@ async def view(
     by_party = {s.party_id: s for s in signatures if s.party_id is not None}
     by_user = {s.user_id: s for s in signatures if s.user_id is not None}
     lines = [
-        await _signature_line(ROLE_ZH.get(p.role, ""), p.name, by_party.get(p.id), store)
+        await _signature_line(
+            ROLE_ZH.get(p.role, ""), p.name, by_party.get(p.id), store, pending or {}
+        )
         for p in parties
     ]
     mediator_name = mediator.name if mediator else ""
     lines.append(
-        await _signature_line("调解员", mediator_name, by_user.get(case.mediator_id), store)
+        await _signature_line(
+            "调解员", mediator_name, by_user.get(case.mediator_id), store, pending or {}
+        )
     )
     return AgreementDoc(
         title=TITLE,
@@ -190,13 +213,18 @@ def _party_line(p: PartySnapshot) -> PartyLine:
 
 
 async def _signature_line(
-    label: str, name: str, signature: Signature | None, store: ContentStore
+    label: str,
+    name: str,
+    signature: Signature | None,
+    store: ContentStore,
+    pending: dict[str, bytes],
 ) -> SignatureLine:
     if signature is None:
         return SignatureLine(
             label=label, name=name, signed_at=None, image_png=None, typed_name=None
         )
-    image = await store.get_bytes_async(signature.image_sha256) if signature.image_sha256 else None
+    sha = signature.image_sha256
+    image = (pending.get(sha) or await store.get_bytes_async(sha)) if sha else None
     at = signature.signed_at.astimezone(CHINA)
     return SignatureLine(
         label=label,

@@ -3,6 +3,8 @@ agreements/service.py and agreements/signing.py; the request's unit of work comm
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
@@ -27,6 +29,7 @@ from agreements.schemas import (
     TemplateOut,
     VersionOut,
     VersionSummary,
+    VoidIn,
 )
 from agreements.service import read
 from service.auth import (
@@ -39,11 +42,12 @@ from service.auth import (
 )
 from service.db import SessionDep
 from service.errors import Invalid, NotFound
+from service.hub import AGREEMENT_TOPIC
 from service.i18n import gettext
 from service.router import client_address
 
 router = APIRouter(tags=["agreements"])
-TOPIC = "agreement_version"
+TOPIC = AGREEMENT_TOPIC
 
 
 @router.get("/api/templates", response_model=list[TemplateOut])
@@ -155,7 +159,10 @@ async def version_diff(
     """What changed between two versions, clause by clause, the changed characters marked."""
     before = await agreements_service.version_of(session, access.agreement, from_)
     after = await agreements_service.version_of(session, access.agreement, to)
-    changes = diff(agreements_service.clauses_of(before), agreements_service.clauses_of(after))
+    # CPU work (a character diff per clause): off the event loop that carries the video.
+    changes = await asyncio.to_thread(
+        diff, agreements_service.clauses_of(before), agreements_service.clauses_of(after)
+    )
     out = DiffOut(
         from_version=from_,
         to_version=to,
@@ -172,6 +179,28 @@ async def version_diff(
         ],
     )
     return JSONResponse(out.model_dump(mode="json", by_alias=True))
+
+
+@router.post("/api/agreements/{agreement_id}/void", response_model=AgreementOut)
+async def void_agreement(
+    body: VoidIn,
+    access: EditableAgreement,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> AgreementOut:
+    """Abandon a draft or an agreement out for signing, saying why (409 once in effect);
+    the case may then start another."""
+    agreement = await agreements_service.void(
+        session,
+        agreement_id=access.agreement.id or 0,
+        reason=body.reason,
+        actor=access.principal.actor,
+    )
+    announce(request, background, agreement)
+    return await agreement_out(
+        session, request, AgreementAccess(agreement, access.case, access.principal)
+    )
 
 
 @router.post("/api/agreements/{agreement_id}/send-for-signing", response_model=AgreementOut)
@@ -209,8 +238,8 @@ async def add_signature(
             raise Invalid(
                 "A drawn signature carries the picture and no typed name.", field="image_png"
             )
-        signing.check_png(body.image_png)
-        image_sha256: str | None = await request.app.state.store.put_bytes_async(body.image_png)
+        await asyncio.to_thread(signing.check_png, body.image_png)
+        image_sha256: str | None = hashlib.sha256(body.image_png).hexdigest()
     else:
         if body.typed_name is None or body.image_png is not None:
             raise Invalid("A typed signature carries the name and no picture.", field="typed_name")
@@ -231,8 +260,15 @@ async def add_signature(
         user_agent=request.headers.get("user-agent", ""),
         evidence=evidence,
         actor=principal.actor,
-        issue=document.issuer(request, session, access.case),
+        issue=document.issuer(
+            request,
+            session,
+            access.case,
+            {image_sha256: body.image_png} if image_sha256 and body.image_png else None,
+        ),
     )
+    if body.image_png is not None:  # stored once the signature is accepted, not before
+        await request.app.state.store.put_bytes_async(body.image_png)
     announce(request, background, agreement)
     return await agreement_out(session, request, AgreementAccess(agreement, access.case, principal))
 
@@ -304,7 +340,8 @@ def version_out(version: AgreementVersion, request: Request, access: AgreementAc
     if party_id is not None:
         # Another party is shown by name and role only (API.md), in the JSON as on the pages.
         parties = [
-            p if p.id == party_id else p.model_copy(update=dict.fromkeys(_PRIVATE)) for p in parties
+            p if p.id == party_id else p.model_copy(update=dict.fromkeys(document.PRIVATE))
+            for p in parties
         ]
     language = request.state.language
     return VersionOut(
@@ -329,9 +366,6 @@ def version_out(version: AgreementVersion, request: Request, access: AgreementAc
             for f in agreements_service.findings(version, on=agreements_service.today())
         ],
     )
-
-
-_PRIVATE = ("id_number", "address", "phone", "representative", "agent_name")
 
 
 async def agreement_out(

@@ -48,6 +48,10 @@ class AgreementSave(Strict):
     content: Content
 
 
+class VoidIn(Strict):
+    reason: Annotated[str, Line(min_length=1, max_length=500)]
+
+
 class SignatureIn(Strict):
     version: VersionNumber
     content_sha256: Sha256

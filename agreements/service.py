@@ -10,7 +10,7 @@ Signing and taking effect are in agreements/signing.py.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +23,7 @@ from agreements.content import Content, PartySnapshot, canonical, content_sha256
 from agreements.models import Agreement, AgreementStatus, AgreementVersion, Signature
 from service import audit, cases
 from service.cases import CHINA
-from service.clock import now
+from service.clock import end_of_period, now
 from service.errors import Conflict, Invalid, InvalidTransition, NotFound
 from service.i18n import N_
 from service.models import Case, CaseStatus, Party
@@ -217,6 +217,9 @@ async def save(
     """A new version, if ``base_version`` is the latest (409 otherwise: someone saved in
     between). Saving the text unchanged makes no version. An edit while the agreement is out
     for signing makes a new draft and voids the signatures given on the old version."""
+    cases.refuse_if_ended(
+        case, N_("The case is {state_label}: its agreement can no longer change.")
+    )
     agreement = await locked(session, agreement_id)
     status = AgreementStatus(agreement.status)
     if status in (AgreementStatus.effective, AgreementStatus.void):
@@ -396,6 +399,26 @@ async def signatures_of(
     )
 
 
+async def void(
+    session: AsyncSession, *, agreement_id: int, reason: str, actor: audit.Actor
+) -> Agreement:
+    """Abandon a draft or an agreement out for signing (the signatures given are voided);
+    the case may then start another. An agreement in effect cannot be voided here."""
+    if not reason.strip():
+        raise Invalid("Say why the agreement is abandoned.", field="reason")
+    agreement = await locked(session, agreement_id)
+    voided = await void_signatures(session, agreement)
+    agreement.signing_version = None
+    return await transition(
+        session,
+        agreement=agreement,
+        to=AgreementStatus.void,
+        actor=actor,
+        data={"reason": reason.strip(), "signatures_voided": voided},
+    )
+
+
 def effective_deadline(effective_at: datetime) -> datetime:
-    """The parties may apply for judicial confirmation within 30 days (CPL 205)."""
-    return effective_at + timedelta(days=30)
+    """The parties may apply for judicial confirmation within 30 days (CPL 205), counted as
+    the confirmation domain counts it (to 24:00 of the 30th day)."""
+    return end_of_period(effective_at, 30)

@@ -16,16 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageChops, UnidentifiedImageError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from agreements import check
 from agreements.models import Agreement, AgreementStatus, AgreementVersion, Signature, SignMethod
 from agreements.service import (
     STATUS_LABELS,
+    findings,
     locked,
+    read,
     signatures_of,
-    snapshot,
+    today,
     transition,
     version_of,
 )
@@ -53,8 +56,9 @@ class Signer:
 
 
 def check_png(data: bytes) -> None:
-    """A drawn signature is a PNG, bounded in bytes and in pixels (422 otherwise). The size
-    is read from the header before anything is decoded."""
+    """A drawn signature is a PNG, bounded in bytes and in pixels, that decodes whole and
+    shows a mark (422 otherwise). The size is read from the header before anything is
+    decoded; decoding is CPU work: call this off the event loop."""
     if len(data) > MAX_PNG_BYTES:
         raise Invalid(
             "The signature image is larger than {limit} KB.",
@@ -72,8 +76,13 @@ def check_png(data: bytes) -> None:
                     height=height,
                     limit=MAX_PNG_SIDE,
                 )
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            image.load()  # the whole picture: a corrupt one would print as nothing
+            # Some ink: a pixel that is neither transparent nor near white.
+            level, alpha = image.convert("LA").split()
+            ink = Image.eval(level, lambda v: 255 if v < 200 else 0)
+            if not ImageChops.multiply(ink, alpha).getbbox():
+                raise Invalid("The signature image is empty: sign in the box.", field="image_png")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise Invalid("The signature image is not a PNG picture.", field="image_png") from None
 
 
@@ -96,12 +105,19 @@ async def sign(
 ) -> tuple[Agreement, Signature]:
     """Record one signature on the version out for signing. The mediator's, given once
     every party has signed, makes the agreement effective."""
+    if signer.user_id is not None and signer.user_id != case.mediator_id:
+        raise Forbidden("Only the case's mediator signs the agreement for the committee.")
     agreement = await locked(session, agreement_id)
     status = AgreementStatus(agreement.status)
     if status != AgreementStatus.signing or agreement.signing_version is None:
         raise InvalidTransition(
             "The agreement is {state_label}: there is nothing to sign.",
             state_label=STATUS_LABELS[status],
+        )
+    if case.status != CaseStatus.mediating:
+        raise InvalidTransition(
+            "The case is {state_label}: the agreement can no longer be signed.",
+            state_label=cases.STATUS_LABELS[CaseStatus(case.status)],
         )
     current = await version_of(session, agreement, agreement.signing_version)
     if version != current.number:
@@ -117,6 +133,17 @@ async def sign(
             "it, read it, then sign.",
             current=current.number,
         )
+    # The signers are the parties the version names (the text they read), not the case's
+    # parties as they are now.
+    _, parties, _ = read(current)
+    if signer.party_id is not None and signer.party_id not in {p.id for p in parties}:
+        raise Forbidden("You are not named in this agreement, so you do not sign it.")
+    if typed_name is not None and " ".join(typed_name.split()) != " ".join(signer.name.split()):
+        raise Invalid(
+            "A typed signature is your own name as the case records it: {name}.",
+            field="typed_name",
+            name=signer.name,
+        )
     signed = await signatures_of(session, agreement)
     if any(
         (signer.party_id is not None and s.party_id == signer.party_id)
@@ -124,19 +151,17 @@ async def sign(
         for s in signed
     ):
         raise Conflict("You have already signed version {current}.", current=current.number)
-    parties = await snapshot(session, case)
     if signer.user_id is not None:
-        if signer.user_id != case.mediator_id:
-            raise Forbidden("Only the case's mediator signs the agreement for the committee.")
         missing = [p.name for p in parties if p.id not in {s.party_id for s in signed}]
         if missing:
             raise Conflict(
                 "The mediator signs last: {names} still to sign.", names="、".join(missing)
             )
-        if case.status != CaseStatus.mediating:
-            raise InvalidTransition(
-                "The case is {state_label}: the agreement cannot take effect.",
-                state_label=cases.STATUS_LABELS[CaseStatus(case.status)],
+        # Signing may take days: the terms must still hold on the day it takes effect.
+        if check.blocking(findings(current, on=today())):
+            raise Conflict(
+                "A date in the agreement has passed or a term is incomplete: edit the "
+                "agreement and send it for signing again."
             )
     at = now()
     signature = Signature(

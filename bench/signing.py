@@ -68,7 +68,7 @@ async def main(args: argparse.Namespace) -> int:
                     signing.mediator,
                     method="typed",
                     image_png=None,
-                    typed_name="调解员",
+                    typed_name=signing.world.mediator.name,
                 )
                 took = time.perf_counter() - started
                 if r.status_code != 201 or r.json()["status"] != "effective":

@@ -11,10 +11,10 @@ miss a deadline by trusting it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
-from service.cases import CHINA
+from service.clock import CHINA, end_of_period
 from service.errors import InvalidTransition
 from service.i18n import N_
 
@@ -40,13 +40,6 @@ class Deadline:
 
     def overdue(self, at: datetime) -> bool:
         return at > self.due
-
-
-def end_of_period(start: datetime, days: int) -> datetime:
-    """The end of the last day of a period of ``days`` days counted from the day after
-    ``start`` (Beijing dates), as an aware UTC-comparable datetime."""
-    last = start.astimezone(CHINA).date() + timedelta(days=days)
-    return datetime.combine(last, time(23, 59, 59, 999999), tzinfo=CHINA)
 
 
 def application_window(effective_at: datetime) -> Deadline:

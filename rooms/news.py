@@ -15,10 +15,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from rooms.models import Consent, ConsentKind
 from rooms.participant import IN_MEETING
 from rooms.sfu import RoomRegistry
+from service import hub
 from service.hub import Message
 from service.models import Case, Party
 
-AGREEMENT_TOPIC = "agreement_version"
+AGREEMENT_TOPIC = hub.AGREEMENT_TOPIC
 
 
 def agreement_news(registry: RoomRegistry) -> Any:

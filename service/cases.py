@@ -265,6 +265,14 @@ async def transition(
     """The one place a case changes status; every move is an audit event. A move the machine
     has, made by someone who may not make it (a mediator choosing ``agreed``), is refused
     like a move it does not have: 409 naming the state."""
+    # Read afresh under a row lock (PostgreSQL; SQLite has one writer): two moves out of
+    # one state (the mediator ending the case, an agreement taking effect) cannot both pass.
+    await session.exec(
+        select(Case)
+        .where(Case.id == case.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     current = CaseStatus(case.status)
     if MOVES[current].get(to) != via:
         raise InvalidTransition(

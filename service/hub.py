@@ -22,6 +22,9 @@ log = logging.getLogger("mediation.hub")
 Message = dict[str, Any]
 Handler = Callable[[Message], Awaitable[None]]
 
+# Topics in use: a saved agreement version or a change of its state, for the case's meeting.
+AGREEMENT_TOPIC = "agreement_version"
+
 # PostgreSQL's NOTIFY payload limit is 8000 bytes; a channel is an identifier.
 MAX_PAYLOAD = 7900
 _TOPIC = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

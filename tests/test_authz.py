@@ -358,13 +358,15 @@ MATRIX = [
     Row("GET",  "/api/agreements/{agreement_id}/diff",
                                                     (401, 403, 200, 404, 403, 403, 200, 404),
         query="?from=1&to=1"),
-    # RECONSTRUCTED by the documents helper (the rows below were lost; see its report).
     Row("POST", "/api/agreements/{agreement_id}/send-for-signing",
                                                     (401, 403, 409, 404, 403, 403, 403, 403)),
     Row("POST", "/api/agreements/{agreement_id}/signatures",
                                                     (401, 403, 409, 404, 403, 403, 409, 404),
         body=lambda c: {"version": 1, "content_sha256": c.agreement_sha256,
                         "method": "typed", "typed_name": "签名"}),
+    Row("POST", "/api/agreements/{agreement_id}/void",
+                                                    (401, 403, 200, 404, 403, 403, 403, 403),
+        body=lambda _: {"reason": "双方另行协商"}),
     Row("GET",  "/api/agreements/{agreement_id}/pdf",
                                                     (401, 403, 200, 404, 403, 403, 200, 404)),
     # Anyone may verify: no PDF in the body is the same 422 for every caller.

@@ -57,13 +57,23 @@ async def test_the_whole_flow_ends_in_a_sealed_effective_agreement(
     r = await sign(client, signing, signing.applicant)
     assert r.status_code == 201, r.text
     r = await sign(
-        client, signing, signing.respondent, method="typed", image_png=None, typed_name="乙某"
+        client,
+        signing,
+        signing.respondent,
+        method="typed",
+        image_png=None,
+        typed_name=signing.world.respondent.name,
     )
     assert r.status_code == 201, r.text
     assert [a["role"] for a in r.json()["awaiting"]] == ["mediator"]
 
     r = await sign(
-        client, signing, signing.mediator, method="typed", image_png=None, typed_name="调解员"
+        client,
+        signing,
+        signing.mediator,
+        method="typed",
+        image_png=None,
+        typed_name=signing.world.mediator.name,
     )
     assert r.status_code == 201, r.text
     effective = r.json()
@@ -185,7 +195,12 @@ async def test_the_mediator_signs_last(client: httpx.AsyncClient, factory: Facto
     signing = await out_for_signing(client, factory)
     await sign(client, signing, signing.applicant)
     r = await sign(
-        client, signing, signing.mediator, method="typed", image_png=None, typed_name="调解员"
+        client,
+        signing,
+        signing.mediator,
+        method="typed",
+        image_png=None,
+        typed_name=signing.world.mediator.name,
     )
     assert r.status_code == 409
     assert signing.world.respondent.name in r.json()["detail"]
@@ -242,3 +257,106 @@ async def test_a_party_may_not_edit_or_send(client: httpx.AsyncClient, factory: 
         f"/api/agreements/{signing.id}/send-for-signing", headers=signing.applicant
     )
     assert r.status_code == 403
+
+
+async def test_a_typed_signature_is_the_signer_s_own_name(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    signing = await out_for_signing(client, factory)
+    before = await _rows(factory, signing.id)
+    r = await sign(
+        client, signing, signing.applicant, method="typed", image_png=None, typed_name="别人"
+    )
+    assert r.status_code == 422 and signing.world.applicant.name in r.text, r.text
+    assert await _rows(factory, signing.id) == before
+
+
+async def test_nothing_is_signed_once_the_case_has_ended(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    signing = await out_for_signing(client, factory)
+    r = await client.post(
+        f"/api/cases/{signing.world.case.id}/status",
+        json={"status": "failed", "reason": "一方拒绝签字"},
+        headers=signing.mediator,
+    )
+    assert r.status_code == 200, r.text
+    before = await _rows(factory, signing.id)
+    r = await sign(client, signing, signing.applicant)
+    assert r.status_code == 409, r.text
+    r = await client.put(
+        f"/api/agreements/{signing.id}",
+        json={
+            "base_version": signing.agreement["latest_version"],
+            "content": signing.agreement["version"]["content"],
+        },
+        headers=signing.mediator,
+    )
+    assert r.status_code == 409, r.text
+    assert await _rows(factory, signing.id) == before
+
+
+async def test_signature_pictures_must_decode_and_show_a_mark(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    import base64
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    # A header claiming 20000x20000 pixels (a decompression bomb), in 60 bytes.
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(
+        b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 6, 0, 0, 0)
+    )
+    bomb += chunk(b"IDAT", zlib.compress(b"\x00")) + chunk(b"IEND", b"")
+    signing = await out_for_signing(client, factory)
+    before = await _rows(factory, signing.id)
+    for picture in (base64.b64encode(bomb).decode(), png(stroke=False)):
+        r = await sign(client, signing, signing.applicant, image_png=picture)
+        assert r.status_code == 422, r.text
+    assert await _rows(factory, signing.id) == before
+
+
+async def test_an_agreement_is_voided_with_a_reason_and_another_may_start(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    signing = await out_for_signing(client, factory)
+    assert (await sign(client, signing, signing.applicant)).status_code == 201
+    r = await client.post(
+        f"/api/agreements/{signing.id}/void", json={"reason": ""}, headers=signing.mediator
+    )
+    assert r.status_code == 422
+    r = await client.post(
+        f"/api/agreements/{signing.id}/void",
+        json={"reason": "双方另行协商"},
+        headers=signing.mediator,
+    )
+    assert r.status_code == 200 and r.json()["status"] == "void", r.text
+    _, signatures, status = await _rows(factory, signing.id)
+    assert status == "void" and all(voided is not None for *_, voided in signatures)
+    r = await client.post(
+        f"/api/cases/{signing.world.case.id}/agreement",
+        json={"template": "debt"},
+        headers=signing.mediator,
+    )
+    assert r.status_code == 201, r.text
+
+
+async def test_a_party_s_preview_shows_the_other_side_by_name_only(
+    client: httpx.AsyncClient, factory: Factory, tmp_path: Any
+) -> None:
+    signing = await out_for_signing(client, factory)
+    r = await client.get(f"/api/agreements/{signing.id}/pdf", headers=signing.respondent)
+    assert r.status_code == 200
+    pdf = tmp_path / "preview.pdf"
+    pdf.write_bytes(r.content)
+    text = "".join(_run("pdftotext", str(pdf), "-").split())
+    assert signing.world.applicant.name in text
+    assert "13800000001" not in text  # the applicant's phone
+    r = await client.get(f"/api/agreements/{signing.id}/pdf", headers=signing.applicant)
+    pdf.write_bytes(r.content)
+    assert "13800000001" in "".join(_run("pdftotext", str(pdf), "-").split())

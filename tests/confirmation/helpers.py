@@ -31,7 +31,12 @@ async def effective(client: httpx.AsyncClient, factory: Factory) -> Signing:
     for who in (signing.applicant, signing.respondent):
         assert (await sign(client, signing, who)).status_code == 201
     r = await sign(
-        client, signing, signing.mediator, method="typed", image_png=None, typed_name="调解员"
+        client,
+        signing,
+        signing.mediator,
+        method="typed",
+        image_png=None,
+        typed_name=signing.world.mediator.name,
     )
     assert r.status_code == 201 and r.json()["status"] == "effective", r.text
     signing.agreement = r.json()

@@ -4,7 +4,6 @@ knows nothing of agreements: it forwards the hub's message as signalling."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from agreements import service as agreements_service
@@ -12,12 +11,21 @@ from service import audit
 from tests.rooms.conftest import Meeting, eventually
 
 
-async def test_a_saved_version_reaches_the_meeting_not_the_lobby(meeting: Meeting) -> None:
+async def test_a_saved_version_reaches_the_meeting_not_the_lobby(
+    meeting: Meeting, app: Any
+) -> None:
     mediator = await meeting.join("mediator")
     applicant = await meeting.join("applicant")
     respondent = await meeting.join("respondent")
     await mediator.send(type="admit", participant_id=applicant.participant_id)
-    await eventually(lambda: bool(applicant.of_type("participants")), what="applicant admitted")
+    await eventually(
+        lambda: any(
+            p["id"] == applicant.participant_id and p["admitted"]
+            for m in mediator.of_type("participants")
+            for p in m["participants"]
+        ),
+        what="applicant admitted",
+    )
 
     case_id = meeting.world.case.id
     r = await meeting.api("POST", f"/api/cases/{case_id}/agreement", json={"template": "debt"})
@@ -40,7 +48,7 @@ async def test_a_saved_version_reaches_the_meeting_not_the_lobby(meeting: Meetin
 
     await eventually(lambda: heard(mediator, 2) and heard(applicant, 2), what="version 2 news")
     assert heard(applicant, 1)  # the agreement's start was news too
-    await asyncio.sleep(0.3)  # (the lobby's socket would have had it by now)
+    await app.state.hub.drain()  # every delivery done: the lobby's socket had none
     assert respondent.of_type("agreement") == []
 
 
@@ -62,5 +70,4 @@ async def test_news_of_another_case_stays_out(meeting: Meeting, app: Any) -> Non
         {"case_id": elsewhere.case.id, "agreement_id": agreement.id, "version": 1},
     )
     await hub.drain()
-    await asyncio.sleep(0.2)
     assert mediator.of_type("agreement") == []
