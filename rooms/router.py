@@ -268,7 +268,8 @@ async def room_page(access: ViewableRoom, request: Request, session: SessionDep)
     return pages.render(
         request,
         "rooms/room.html",
-        script_strings=ROOM_SCRIPT_STRINGS,
+        script_strings=[*ROOM_SCRIPT_STRINGS, *pages.slot_strings(request, "room")],
+        page_modules=request.app.state.page_modules.get("room", ()),
         room=room,
         case=case,
         me=me,

@@ -188,6 +188,12 @@ def _domains(request: Request) -> list[Domain]:
     return domains
 
 
+def slot_strings(request: Request, slot: str) -> list[str]:
+    """The strings shown by the modules other domains put in a page's slot
+    (``Domain.page_modules``), for that page to carry translated."""
+    return [s for d in _domains(request) if d.page_modules.get(slot) for s in d.script_strings]
+
+
 async def case_sections(
     request: Request, session: AsyncSession, case: Case, viewer: CaseViewer
 ) -> list[Markup]:

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted(
     p
     for folder in ("service", "rooms", "agreements", "confirmation")
-    for p in ROOT.glob(f"{folder}/templates/*.html")
+    # A domain's pages: templates/*.html, or templates/<domain>/*.html (agreements' pages).
+    for pattern in ("templates/*.html", f"templates/{folder}/*.html")
+    for p in ROOT.glob(f"{folder}/{pattern}")
 )
 
 

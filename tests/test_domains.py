@@ -81,11 +81,12 @@ class Toy:
             router=router,
             templates=folder,
             action_labels={"toy.done": "Toy done"},
-            script_strings=("Copied",),
+            script_strings=("Copied", "A toy's room panel"),
             case_sections=(section,),
             party_landing=landing,
             startup=start,
             shutdown=stop,
+            page_modules={"room": ("/static/js/toy/panel.js",)},
         )
 
 
@@ -167,6 +168,24 @@ async def test_a_domain_decides_where_a_party_lands(
     ) as fresh:
         r = await fresh.get(f"/join/{token}")
     assert r.status_code == 303 and r.headers["location"] == "/toy/somewhere"
+
+
+async def test_a_domain_puts_its_module_in_the_room_page(
+    toy: tuple[Toy, FastAPI], toy_client: httpx.AsyncClient
+) -> None:
+    """The room page loads the modules of its "room" slot, each domain's, with the strings
+    those modules show, without rooms/ knowing whose they are."""
+    _, app = toy
+    world: Made = await Factory(app).world()
+    headers = await Factory(app).login(toy_client, world.mediator)
+    r = await toy_client.post(f"/api/cases/{world.case.id}/rooms", json={}, headers=headers)
+    assert r.status_code == 201, r.text
+    r = await toy_client.get(f"/rooms/{r.json()['id']}", headers=headers)
+    assert r.status_code == 200, r.text
+    for module in ("/static/js/agreement/panel.js", "/static/js/toy/panel.js"):
+        assert f'<script type="module" src="{module}"></script>' in r.text
+    strings = json.loads(r.text.split('id="strings">', 1)[1].split("</script>", 1)[0])
+    assert "A toy's room panel" in strings
 
 
 async def test_audit_labels_of_a_domain_reach_the_case_history(

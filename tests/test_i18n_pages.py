@@ -32,6 +32,7 @@ from tests.conftest import Factory
 PROPER_WORDS = {
     "Chrome",  # browser names, as the person sees them on their phone
     "Safari",
+    "PDF",  # a file format, named so in Chinese too (PDF文件)
 }
 # Attributes whose text a person sees or hears.
 READ_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "aria-roledescription")
@@ -140,6 +141,7 @@ class Case:
 
     case_id: int
     room_id: int
+    agreement_id: int
     made: set[str]
     staff: dict[str, httpx.AsyncClient]
     party: httpx.AsyncClient
@@ -219,12 +221,20 @@ async def a_case_with_everything(factory: Factory, app: Any, clients: list[Any])
             actor=cases.party_actor(applicant),
         )
 
+    # The agreement, out for signing (its facts written, the template's blanks filled).
+    agreement = await api("POST", f"/api/cases/{case.id}/agreement", json={"template": "debt"})
+    content = {**agreement["version"]["content"], "facts": "双方于2026年3月1日借款，到期未还。"}
+    await api(
+        "PUT", f"/api/agreements/{agreement['id']}", json={"base_version": 1, "content": content}
+    )
+    await api("POST", f"/api/agreements/{agreement['id']}/send-for-signing")
+
     made = {case.number, case.title, committee.name, court.name}
     made |= {p.name for p in (applicant, respondent)} | {
         p.id_number or "" for p in (applicant, respondent)
     }
     made |= set(names.values())
-    return Case(case.id or 0, second["id"], made - {""}, staff, party, anonymous)
+    return Case(case.id or 0, second["id"], agreement["id"], made - {""}, staff, party, anonymous)
 
 
 async def test_every_main_page_in_chinese_has_no_english_word(factory: Factory, app: Any) -> None:
@@ -244,6 +254,8 @@ async def test_every_main_page_in_chinese_has_no_english_word(factory: Factory, 
             "room page, mediator": (staff["mediator"], f"/rooms/{made.room_id}"),
             "party's case page": (party, "/my-case"),
             "room page, party": (party, f"/rooms/{made.room_id}"),
+            "agreement editor": (staff["mediator"], f"/cases/{made.case_id}/agreement"),
+            "signing page": (party, f"/agreements/{made.agreement_id}/sign"),
         }
         problems = {}
         for name, (client, path) in pages.items():

@@ -35,6 +35,9 @@ export function onNotice(message) {
 
 export function onAgreement(message) {
   toast(t("A new version of the agreement is ready to read (version {version}).", { version: message.version ?? "" }));
+  // For the agreement panel (another domain's page module, if the page has one).
+  const detail = { agreement_id: message.agreement_id, version: message.version };
+  document.dispatchEvent(new CustomEvent("room:agreement", { detail }));
 }
 
 export function setRecording(on) {
