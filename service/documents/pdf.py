@@ -20,7 +20,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -233,7 +232,6 @@ class PdfWorkers:
             raise Unavailable(BUSY)
         self._fill()
         timeout = self.settings.timeout_seconds
-        started = time.perf_counter()
         worker = await self._acquire(timeout)
         if worker is None:
             log.error("no PDF worker free for a %s within %s s", what, timeout, extra=_extra(ids))
@@ -241,9 +239,10 @@ class PdfWorkers:
         self._busy.add(worker)
         loop = asyncio.get_running_loop()
         call = loop.run_in_executor(self._threads, worker.call, function, args)
-        left = max(0.001, timeout - (time.perf_counter() - started))
+        # The job's own time: waiting for a free worker (bounded above) is not held against
+        # it, or a queued job would be killed, and a healthy worker with it, for the wait.
         try:
-            result = await asyncio.wait_for(asyncio.shield(call), left)
+            result = await asyncio.wait_for(asyncio.shield(call), timeout)
         except TimeoutError:
             self._busy.discard(worker)
             log.error(
