@@ -216,11 +216,11 @@ async def decide(
         raise Forbidden("Only a judge of the court may do this.")
     if body.outcome == Outcome.confirmed:
         # Confirmed only after the joint session: each party checked and the record
-        # confirmed as it stands; 409 naming what is missing (confirmation/record.py).
-        confirmation_service.refuse_unless_holder(access.application, staff.user)
-        await record.refuse_unless_complete(
-            session, application=access.application, case=access.case
-        )
+        # confirmed as it stands; 409 naming what is missing (confirmation/record.py). The
+        # row is locked first, as the record's writes lock it: no change slips in between.
+        held = await confirmation_service.locked(session, access.application.id or 0)
+        confirmation_service.refuse_unless_holder(held, staff.user)
+        await record.refuse_unless_complete(session, application=held, case=access.case)
     application, _ = await confirmation_service.decide(
         session,
         application_id=access.application.id or 0,
