@@ -175,6 +175,33 @@ async def set_short_name(
     return org
 
 
+async def set_court(
+    session: AsyncSession, *, actor: audit.Actor, org_id: int, court_id: int | None
+) -> Organisation:
+    """A committee's basic-level court, the court "where the committee is" (CPL 205): one
+    of the courts competent to confirm its agreements. ``None`` clears it."""
+    org = await session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("No such organisation.")
+    if org.kind != OrgKind.committee:
+        raise Invalid("Only a committee has a court of its own.", field="court_id")
+    if court_id is not None:
+        court = await session.get(Organisation, court_id)
+        if court is None or court.kind != OrgKind.court:
+            raise Invalid("{court_id} is not a court.", field="court_id", court_id=court_id)
+    before = org.court_id
+    org.court_id = court_id
+    session.add(org)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="organisation.court_changed",
+        data={"organisation_id": org.id, "from": before, "to": court_id},
+    )
+    return org
+
+
 _ROLE_ORG_KIND = {
     Role.mediator: OrgKind.committee,
     Role.judge: OrgKind.court,

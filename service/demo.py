@@ -91,6 +91,9 @@ async def seed(session: AsyncSession) -> None:
         level=CommitteeLevel.village,
         parent_id=township.id,
     )
+    # The district court is where these committees are: competent to confirm their agreements.
+    for committee in (district, township):
+        await accounts.set_court(session, actor=actor, org_id=committee.id or 0, court_id=court.id)
     orgs = {"district": district.id or 0, "township": township.id or 0, "court": court.id or 0}
     users: dict[str, User] = {}
     for username, role, name, org_kind in DEMO_USERS:
