@@ -90,6 +90,9 @@ class Application(SQLModel, table=True):
         UniqueConstraint("court_id", "number", name="uq_confirmation_number"),
         # The queue: a court's applications in deadline order.
         Index("ix_confirmation_queue", "court_id", "due_at"),
+        # The queue's total: counted from this index alone (an index-only scan) rather than
+        # by reading the court's rows (bench/queue.py: 36 ms for 80,000 of them).
+        Index("ix_confirmation_court_status", "court_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -10,6 +10,8 @@ agreement and the ruling (verifiable by hash and code), so the document table's 
 definition here (``copy_from``), keeping its other constraints and its index.
 
 ``notice``: what each party was told (service/inbox.py), listed on their case page.
+
+``ix_confirmation_court_status``: the court queue's total is counted from the index alone.
 """
 
 from collections.abc import Sequence
@@ -82,9 +84,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notice")),
     )
     op.create_index("ix_notice_party", "notice", ["party_id", "id"], unique=False)
+    op.create_index(
+        "ix_confirmation_court_status",
+        "confirmation_application",
+        ["court_id", "status"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_confirmation_court_status", table_name="confirmation_application")
     op.drop_index("ix_notice_party", table_name="notice")
     op.drop_table("notice")
     op.execute("DELETE FROM document WHERE kind = 'record'")
