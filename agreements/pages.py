@@ -118,6 +118,8 @@ async def sign_page(
         agreement=out,
         version=out.version,
         me_id=access.party_id,
+        # A typed signature is the signer's own name as the agreement gives it.
+        my_name=next((p.name for p in out.version.parties if p.id == access.party_id), ""),
         mine=mine,
         waiting=waiting,
         # The sign controls are only for the version out for signing, as it was read.

@@ -106,6 +106,13 @@ AGREEMENT_SCRIPT_STRINGS: list[str] = [
     "Version {n} is out for signing.",
     "This agreement was voided.",
     "Signed",
+    "Void this agreement",
+    "Abandon this agreement",
+    (
+        "A voided agreement cannot be signed or changed any more; the signatures given on it "
+        "lapse. The case may then start another."
+    ),
+    "Why is it abandoned?",
     (
         "The case is not in mediation: start the mediation on the case page before the agreement "
         "is signed."

@@ -181,3 +181,22 @@ async def test_the_pages_escape_what_the_mediator_wrote(
     assert page_data(r.text)["agreement"]["version"]["content"]["facts"] == content["facts"]
     r = await client.get(f"/agreements/{signing.id}/sign", headers=signing.applicant)
     assert "<script>alert(1)" not in r.text and "{{ 7*7 }}" in r.text
+
+
+async def test_a_voided_agreement_leaves_the_editor_to_start_another(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    signing = await out_for_signing(client, factory)
+    r = await client.post(
+        f"/api/agreements/{signing.id}/void",
+        json={"reason": "双方另行协商"},
+        headers=signing.mediator,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.get(f"/cases/{signing.world.case.id}/agreement", headers=signing.mediator)
+    assert page_data(r.text)["agreement"] is None and 'data-testid="start-agreement"' in r.text
+    r = await client.get(f"/agreements/{signing.id}/sign", headers=signing.applicant)
+    assert r.status_code == 200 and 'data-status="void"' in r.text
+    assert 'data-testid="sign-box"' not in r.text
+    r = await client.get("/my-case", headers=signing.applicant)
+    assert 'data-testid="agreement-section"' not in r.text

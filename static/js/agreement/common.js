@@ -61,7 +61,7 @@ export function statusPill(status, testid = "agreement-status") {
 
 /** The field a clause key stands for in the content form (room/editor share form.js's ids). */
 export function clauseField(key, prefix) {
-  if (["facts", "disputed_matters", "responsibilities"].includes(key)) return `${prefix}-${key}`;
+  if (["facts", "disputed_matters", "responsibilities", "copies"].includes(key)) return `${prefix}-${key}`;
   const term = /^term-(\d+)$/.exec(key ?? "");
   if (term) return `${prefix}-term-${term[1]}`;
   return null;

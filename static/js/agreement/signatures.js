@@ -34,7 +34,37 @@ export function renderSigning(box, ctx) {
     );
   }
   if (a.status === "signing") parts.push(...awaitingPart(ctx));
+  if (a.status === "draft" || a.status === "signing") parts.push(voidPart(ctx));
   box.replaceChildren(...parts);
+}
+
+/** Abandoning the agreement, with the reason (the case may then start another). */
+function voidPart(ctx) {
+  const reason = h("input", { id: "void-reason", maxlength: 500, testid: "void-reason" });
+  const button = h("button", { type: "button", className: "danger", testid: "void-agreement", text: t("Void this agreement") });
+  button.addEventListener("click", async () => {
+    if (!reason.value.trim()) {
+      reason.setAttribute("aria-invalid", "true");
+      reason.focus();
+      return;
+    }
+    button.disabled = true;
+    try {
+      await api("POST", `/api/agreements/${ctx.agreement.id}/void`, { reason: reason.value.trim() });
+      window.location.reload(); // the page offers to start another
+    } catch (err) {
+      ctx.error(err.message);
+      button.disabled = false;
+    }
+  });
+  return h(
+    "details",
+    { className: "void-box" },
+    h("summary", { text: t("Abandon this agreement") }),
+    h("p", { className: "hint", text: t("A voided agreement cannot be signed or changed any more; the signatures given on it lapse. The case may then start another.") }),
+    h("label", {}, t("Why is it abandoned?"), reason),
+    button,
+  );
 }
 
 function sendPart(ctx) {
