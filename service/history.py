@@ -28,6 +28,7 @@ ACTOR_LABELS = {
     "system": N_("System"),
     "cli": N_("Command line"),
     "anonymous": N_("Visitor"),  # named by their network address
+    "court_system": N_("Court's case system"),  # through the court-queue API (a court token)
 }
 
 
