@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from confirmation import ecf, tokens
+from confirmation import ecf, notices, tokens
 from confirmation import router as api
 from confirmation.hosts import court_reader
 from confirmation.pages import case_section, pages_router, party_landing
@@ -49,7 +49,7 @@ def domain() -> Domain:
         # Judges of a court that accepted the case's application read its record.
         case_readers=(court_reader,),
         script_strings=tuple(CONFIRMATION_SCRIPT_STRINGS),
-        case_sections=(case_section,),
+        case_sections=(case_section, notices.notices_section),
         party_landing=party_landing,
         # The session's checklist and record beside the video, in the room page.
         page_modules={"room": ("/static/js/confirmation/panel.js",)},

@@ -9,12 +9,15 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from fastapi import BackgroundTasks, Request
+from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from confirmation.models import Application, ApplicationStatus
 from confirmation.service import parties_of
 from rooms.calendar import meeting_ics
+from service import inbox, pages
 from service.clock import now
+from service.domain import Audience, CaseViewer
 from service.i18n import N_, gettext
 from service.models import Case, Organisation
 from service.notify import Attachment, Notice, Recipient, notifier_of
@@ -102,6 +105,21 @@ async def after_move(
         background,
         await _notices(request, session, case, topic=topic, message=message, params=params),
     )
+
+
+async def notices_section(
+    request: Request, session: AsyncSession, case: Case, viewer: CaseViewer
+) -> Markup | None:
+    """The party's case page lists what they were told (the in-app channel's rows), newest
+    first, in their language; nothing for staff, nor before there is anything."""
+    if viewer.audience != Audience.party or viewer.party is None:
+        return None
+    rows = await inbox.notices_of(session, party_id=viewer.party.id or 0)
+    if not rows:
+        return None
+    language = request.state.language
+    items = [(local_time(n.at), gettext(language, n.message, **n.params_dict())) for n in rows]
+    return pages.fragment(request, "confirmation/notices.html", items=items)
 
 
 async def session_set(

@@ -172,6 +172,10 @@ async def test_the_parties_are_told_as_the_application_moves(
             "confirmation.accepted",
             "confirmation.ruling",
         ]
+    # The party's case page lists them, in Chinese.
+    page = await client.get("/my-case", headers=applied.signing.applicant)
+    assert page.status_code == 200, page.text
+    assert 'data-testid="notices-section"' in page.text and "已受理司法确认申请" in page.text
     texts = [g["text"] for g in gateway.received]
     phones = [p.phone for p in (world.applicant, world.respondent) if p.phone]
     assert len(texts) == 3 * len(phones)
