@@ -7,7 +7,8 @@ import json
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi import Path as FastApiPath
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -286,6 +287,37 @@ async def get_application(
     """The application, its deadlines and its history."""
     await confirmation_service.expire_supplement(session, access.application)
     return await application_out(session, request, access)
+
+
+@router.get(
+    "/api/confirmations/{application_id}/documents/{sha256}",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def application_document(
+    access: ViewableApplication,
+    sha256: Annotated[str, FastApiPath(pattern=r"^[0-9a-f]{64}$")],
+    session: SessionDep,
+    request: Request,
+) -> Response:
+    """One of the application's materials (the sealed agreement, the mediation record, the
+    ruling) for whoever may see the application, the court's clerks and judges included,
+    from the moment it reaches their queue."""
+    agreement = await agreements_service.live_agreement(session, access.case.id or 0)
+    application = access.application
+    own = {
+        application.record_sha256,
+        application.ruling_sha256,
+        agreement.document_sha256 if agreement else None,
+    } - {None}
+    if sha256 not in own:
+        raise NotFound("This application has no such document.")
+    data: bytes = await request.app.state.store.get_bytes_async(sha256)
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{sha256[:16]}.pdf"'},
+    )
 
 
 def _deadlines(application: Application) -> list[clock.Deadline]:

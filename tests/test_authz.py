@@ -129,7 +129,9 @@ async def make_cast(client: httpx.AsyncClient, factory: Factory) -> Cast:
             user_id=world.mediator.id or 0,
             actor=audit.SYSTEM,
         )
-    application_id = await claimed_application(factory, world, agreement.id or 0)
+    application_id = await claimed_application(
+        factory, world, agreement.id or 0, record_sha256=document_sha256
+    )
     return Cast(
         application_id=application_id,
         room_id=room_id,
@@ -179,7 +181,9 @@ async def recorded_room(factory: Factory, world: Made) -> tuple[int, int]:
     return room.id or 0, recording.id or 0
 
 
-async def claimed_application(factory: Factory, world: Made, agreement_id: int) -> int:
+async def claimed_application(
+    factory: Factory, world: Made, agreement_id: int, *, record_sha256: str | None = None
+) -> int:
     """The case's application for confirmation to the world's court, accepted and claimed by
     its judge (written directly: the agreement is a draft here; tests/confirmation has the
     flow that gets there)."""
@@ -199,6 +203,7 @@ async def claimed_application(factory: Factory, world: Made, agreement_id: int) 
             claimed_by=world.judge.id,
             claimed_at=at,
             due_at=at + timedelta(days=15),
+            record_sha256=record_sha256,  # the case's issued document stands in for it
         )
         s.add(application)
         await s.flush()
@@ -382,6 +387,10 @@ MATRIX = [
                                                     (401, 403, 409, 404, 403, 403, 409, 404),
         body=lambda c: {"court_id": c.world.court.id}),
     Row("GET",  "/api/confirmations/{application_id}",
+                                                    (401, 403, 200, 404, 200, 200, 200, 404)),
+    # The application's materials: the court's judges and clerks too (the cast's issued
+    # document stands in for its mediation record).
+    Row("GET",  "/api/confirmations/{application_id}/documents/{sha256}",
                                                     (401, 403, 200, 404, 200, 200, 200, 404)),
     Row("POST", "/api/confirmations/{application_id}/consent",
                                                     (401, 403, 403, 403, 403, 403, 409, 404)),

@@ -179,8 +179,12 @@ async def test_the_application_page_shows_the_materials_to_the_court(
     r = await client.get(f"/confirmations/{applied.id}", headers=applied.clerk)
     assert r.status_code == 200, r.text
     application = applied.application
-    assert f'href="/api/documents/{application["agreement_sha256"]}"' in r.text
-    assert f'href="/api/documents/{application["record_sha256"]}"' in r.text
+    materials = f"/api/confirmations/{application['id']}/documents"
+    assert f'href="{materials}/{application["agreement_sha256"]}"' in r.text
+    assert f'href="{materials}/{application["record_sha256"]}"' in r.text
+    for sha256 in (application["agreement_sha256"], application["record_sha256"]):
+        pdf = await client.get(f"{materials}/{sha256}", headers=applied.clerk)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert world.court.name in r.text and has(r.text, "accept")
     # Each party's identity for the court, the ID number masked.
     for party in (world.applicant, world.respondent):
@@ -232,7 +236,7 @@ async def test_the_judge_holding_it_decides_and_the_parties_see_the_ruling(
         assert not has(r.text, "confirmation-withdraw")
         r = await client.get(f"/confirmations/{applied.id}", headers=party)
         assert has(r.text, "ruling-section") and 'data-outcome="confirmed"' in r.text
-        assert f'href="/api/documents/{sha256}"' in r.text
+        assert f'href="/api/confirmations/{applied.id}/documents/{sha256}"' in r.text
 
 
 async def test_a_supplement_asked_for_is_handed_in_on_the_application_page(
