@@ -145,20 +145,30 @@ _SHORT_NAME: TypeAdapter[str] = TypeAdapter(Annotated[str, Line(min_length=1, ma
 
 
 def cmd_org_set(args: argparse.Namespace, settings: Settings) -> int:
-    try:  # the API's own rule for the field: one line, no control characters
-        short_name = _SHORT_NAME.validate_python(args.short_name)
-    except ValidationError as exc:
-        raise MediationError(
-            "The value of {option} is not valid: {problem}",
-            option="--short-name",
-            problem=exc.errors()[0]["msg"],
-        ) from None
+    if args.short_name is None and args.court is None:
+        raise MediationError("Give --short-name, --court or both.")
+    short_name: str | None = None
+    if args.short_name is not None:
+        try:  # the API's own rule for the field: one line, no control characters
+            short_name = _SHORT_NAME.validate_python(args.short_name)
+        except ValidationError as exc:
+            raise MediationError(
+                "The value of {option} is not valid: {problem}",
+                option="--short-name",
+                problem=exc.errors()[0]["msg"],
+            ) from None
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        org = await accounts.set_short_name(
-            session, actor=audit.CLI, org_id=args.id, short_name=short_name
-        )
-        return org.model_dump()
+        org = None
+        if short_name is not None:
+            org = await accounts.set_short_name(
+                session, actor=audit.CLI, org_id=args.id, short_name=short_name
+            )
+        if args.court is not None:  # 0 clears it
+            org = await accounts.set_court(
+                session, actor=audit.CLI, org_id=args.id, court_id=args.court or None
+            )
+        return org.model_dump() if org is not None else {}
 
     _print_json(asyncio.run(_in_transaction(settings, work)))
     return 0
@@ -231,9 +241,14 @@ def parser() -> argparse.ArgumentParser:
         " 长治市潞州区东街街道人民调解委员会 gets 潞州东街)",
     )
     org_add.set_defaults(func=cmd_org_add)
-    org_set = org.add_parser("set", help="change an organisation's short name (简称)")
+    org_set = org.add_parser(
+        "set", help="change an organisation's short name (简称) or a committee's court"
+    )
     org_set.add_argument("id", type=int)
-    org_set.add_argument("--short-name", required=True)
+    org_set.add_argument("--short-name")
+    org_set.add_argument(
+        "--court", type=int, help="the committee's basic-level court (CPL 205); 0 clears it"
+    )
     org_set.set_defaults(func=cmd_org_set)
 
     user = sub.add_parser("user", help="staff accounts").add_subparsers(

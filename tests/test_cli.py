@@ -382,3 +382,20 @@ def test_host_addresses_are_read_as_a_list() -> None:
     settings = Settings(host_addresses="127.0.0.1, ::1", data_dir=Path("unused"))
     assert settings.rtc.host_addresses == ["127.0.0.1", "::1"]
     assert Settings(data_dir=Path("unused")).rtc.host_addresses == []
+
+
+async def test_org_set_gives_a_committee_its_court(target: Target) -> None:
+    """The court "where the committee is", competent to confirm its agreements."""
+    committee = await add_org(
+        target, "--name", "东街街道人民调解委员会", "--kind", "committee", "--level", "township"
+    )
+    court = await add_org(
+        target, "--name", "潞州区人民法院", "--kind", "court", "--region", "晋0403"
+    )
+    result = await target.run("org", "set", str(committee["id"]), "--court", str(court["id"]))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["court_id"] == court["id"]
+    wrong = await target.run("org", "set", str(court["id"]), "--court", str(court["id"]))
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    neither = await target.run("org", "set", str(committee["id"]))
+    assert neither.returncode != 0 and "--court" in neither.stderr
