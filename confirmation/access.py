@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from confirmation.models import Application
+from confirmation.models import Application, ApplicationStatus
 from service.auth import CurrentPrincipal, PartyPrincipal, PathId, Principal, StaffPrincipal
 from service.db import SessionDep
 from service.errors import Forbidden, NotFound
@@ -48,7 +48,11 @@ async def application_access(
         if case.org_id != user.org_id:
             raise NotFound("No such application.")
     elif user.role in (Role.judge, Role.clerk):
-        if application.court_id != user.org_id:
+        # The court sees an application once it is filed: every party has joined it.
+        if (
+            application.court_id != user.org_id
+            or application.status == ApplicationStatus.awaiting_consent
+        ):
             raise NotFound("No such application.")
     else:
         raise Forbidden("Your role may not do this.")

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements import service as agreements_service
+from confirmation import record
 from confirmation.mediation_record import gather, party_line
 from confirmation.models import Application, Decision, Ground, ServiceProof
 from confirmation.service import IssueRuling, parties_of
@@ -22,6 +23,7 @@ from service.documents import seal
 from service.documents import service as documents_service
 from service.documents.marks import qr_svg, seal_svg
 from service.documents.models import DocumentKind
+from service.errors import InvalidTransition
 from service.models import Case, Organisation, User
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "pdf"
@@ -81,6 +83,11 @@ def ruling_issuer(request: Request, session: AsyncSession, case: Case) -> IssueR
         code = documents_service.new_code()
         base = request.app.state.settings.public_url
         court_name = court.name if court else ""
+        try:  # the joint hearing is stated only when it is on record, complete
+            await record.refuse_unless_complete(session, application=application, case=case)
+            heard = True
+        except InvalidTransition:
+            heard = False
         html = (
             _environment()
             .get_template("ruling.html")
@@ -94,6 +101,7 @@ def ruling_issuer(request: Request, session: AsyncSession, case: Case) -> IssueR
                 agreement_date=zh_date(application.effective_at),
                 clauses=clauses,
                 outcome=decision.outcome,
+                heard=heard,
                 grounds=[GROUNDS_ZH[Ground(g)] for g in json.loads(decision.grounds)],
                 reason=decision.reason,
                 judge=judge.name if judge else "",

@@ -16,7 +16,7 @@ from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements.models import Agreement
-from confirmation import document, notices, queue
+from confirmation import document, notices, queue, record
 from confirmation import service as confirmation_service
 from confirmation.ecf_schemas import (
     DecisionPush,
@@ -27,7 +27,7 @@ from confirmation.ecf_schemas import (
     FilingSummary,
     ReviewIn,
 )
-from confirmation.models import Application, ApplicationStatus
+from confirmation.models import Application, ApplicationStatus, Outcome
 from confirmation.router import _deadline_out, _deadlines
 from confirmation.tokens import CourtSystem, actor_of
 from service.auth import PathId
@@ -232,6 +232,11 @@ async def decision(
     judge = await session.get(User, application.claimed_by) if application.claimed_by else None
     if judge is None:
         raise Conflict("No judge holds this filing: a judge claims it before deciding.")
+    if body.outcome == Outcome.confirmed:
+        # As on the judge's own page: confirmed only after the joint session (Interp. 358),
+        # each party checked and the record confirmed as it stands.
+        held = await confirmation_service.locked(session, application.id or 0)
+        await record.refuse_unless_complete(session, application=held, case=case)
     application, _ = await confirmation_service.decide(
         session,
         application_id=application.id or 0,

@@ -22,10 +22,13 @@ from service.models import Case, Organisation, Role, User
 
 
 async def _claiming_judge(session: AsyncSession, user: User, room: Room, case: Case) -> bool:
+    # The case's live application only (not one withdrawn or refused, which another court's
+    # judge may have held): its holder hosts, also after the decision, to close the room.
     found = (
         await session.exec(
             select(Application.id)
             .where(Application.case_id == case.id)
+            .where(col(Application.status).not_in(["not_accepted", "withdrawn"]))
             .where(Application.court_id == user.org_id)
             .where(Application.claimed_by == user.id)
         )

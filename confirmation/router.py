@@ -43,7 +43,7 @@ from confirmation.session_router import router as joint_session_router
 from service.auth import CurrentPrincipal, CurrentStaff, PartyPrincipal, PathId, ViewableCase
 from service.clock import now
 from service.db import SessionDep
-from service.errors import Forbidden, NotFound
+from service.errors import Forbidden, Invalid, NotFound
 from service.i18n import gettext
 from service.models import AuditEvent, Organisation, Role
 from service.router import client_address
@@ -136,6 +136,10 @@ async def court_queue(
         raise Forbidden("Only the court's judges and clerks may see its queue.")
     if staff.user.org_id != court_id:
         raise NotFound("No such court.")
+    if status == ApplicationStatus.awaiting_consent:
+        raise Invalid(
+            "An application reaches the court once every party has joined it.", field="status"
+        )
     statuses = (status,) if status else queue.OPEN
     rows, total = await queue.page(
         session, court_id=court_id, statuses=statuses, offset=offset, limit=limit

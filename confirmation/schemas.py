@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, Field, StrictBool
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StrictBool
 from pydantic_core import PydanticCustomError
 
 from confirmation.models import ApplicationStatus, Basis, Ground, Outcome
@@ -20,7 +20,8 @@ def _text_only(value: object) -> object:
     return value
 
 
-Due = Annotated[datetime, BeforeValidator(_text_only)]
+# With its UTC offset (2026-12-20T23:59:59+08:00): a time without one would be ambiguous.
+Due = Annotated[AwareDatetime, BeforeValidator(_text_only)]
 
 
 class ApplicationIn(Strict):

@@ -343,6 +343,11 @@ async def accept(
         _of_court(user, application)
     elif court_id != application.court_id:
         raise NotFound("No such application.")
+    if application.status != S.queued:
+        raise InvalidTransition(
+            "The application is {state_label}: it cannot be accepted.",
+            state_label=STATUS_LABELS[ApplicationStatus(application.status)],
+        )
     if not accept:
         if not (reason and reason.strip()):
             raise Invalid("Say why the application is not accepted.", field="reason")
@@ -354,28 +359,28 @@ async def accept(
             actor=actor,
             data={"reason": reason},
         )
-    if application.status != S.queued:
-        raise InvalidTransition(
-            "The application is {state_label}: it cannot be accepted.",
-            state_label=STATUS_LABELS[ApplicationStatus(application.status)],
-        )
     court = await session.get(Organisation, application.court_id)
     if court is None:
         raise NotFound("No such application.")
     at = now()
-    if number is not None:
-        taken = await session.exec(
-            select(Application.id)
-            .where(Application.court_id == application.court_id)
-            .where(Application.number == number)
-        )
-        if taken.first() is not None:
-            raise Conflict("The court has already given this number to another application.")
-        application.number = number
-    else:
+    if number is None:
+        # The counter's next number not yet given by the court's own system (which may
+        # bring numbers of its own): bounded, as such numbers are few.
         year = at.astimezone(cases.CHINA).year
-        seq = await cases.next_seq(session, org_id=court.id or 0, year=year)
-        application.number = f"（{year}）{court.region_code}民特{seq}号"
+        for _ in range(1000):
+            seq = await cases.next_seq(session, org_id=court.id or 0, year=year)
+            number = f"（{year}）{court.region_code}民特{seq}号"
+            if not await _number_taken(session, application.court_id, number):
+                break
+    elif await _number_taken(session, application.court_id, number):
+        raise Conflict("The court has already given this number to another application.")
+    try:  # two acceptances at once with one number: the unique constraint decides
+        async with session.begin_nested():
+            application.number = number
+            session.add(application)
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("The court has already given this number to another application.") from None
     application.accepted_at = at
     return await transition(
         session,
@@ -384,6 +389,15 @@ async def accept(
         actor=actor,
         data={"number": application.number},
     )
+
+
+async def _number_taken(session: AsyncSession, court_id: int, number: str) -> bool:
+    taken = await session.exec(
+        select(Application.id)
+        .where(Application.court_id == court_id)
+        .where(Application.number == number)
+    )
+    return taken.first() is not None
 
 
 async def claim(
@@ -515,7 +529,13 @@ async def supplemented(
     application = await locked(session, application_id)
     if application.case_id != party.case_id:
         raise NotFound("No such application.")
-    await expire_supplement(session, application)
+    due = application.supplement_due
+    if application.status == S.supplement_requested and due is not None and now() > due:
+        # (the withdrawal itself is recorded by the next look at the application)
+        raise InvalidTransition(
+            "The deadline for the supplement passed on {due}: the application counts as withdrawn.",
+            due=due.astimezone(cases.CHINA).strftime("%Y-%m-%d %H:%M"),
+        )
     if application.status != S.supplement_requested:
         raise InvalidTransition(
             "The application is {state_label}: no supplement is awaited.",
@@ -529,7 +549,12 @@ async def supplemented(
 
 async def expire_supplement(session: AsyncSession, application: Application) -> bool:
     """A supplement's deadline missed counts as withdrawal (Interp. 359): recorded the first
-    time anyone looks after it passed."""
+    time anyone looks after it passed, under the row's lock (two readers at once record it
+    once)."""
+    due = application.supplement_due
+    if application.status != S.supplement_requested or due is None or now() <= due:
+        return False
+    application = await locked(session, application.id or 0)  # (refreshes the same row)
     due = application.supplement_due
     if application.status != S.supplement_requested or due is None or now() <= due:
         return False

@@ -68,6 +68,7 @@ _VALIDATION_MESSAGES = {
         "A date and time in ISO 8601 is needed, such as 2026-12-05T14:30:00+08:00."
     ),
     "date_type": N_("A date such as 2026-12-31 is needed here."),
+    "timezone_aware": N_("Give the time with its offset, such as 2026-12-20T23:59:59+08:00."),
     "date_from_datetime_parsing": N_("Not a valid date: use the form 2026-12-31."),
     "date_parsing": N_("Not a valid date: use the form 2026-12-31."),
     "amount_type": N_('An amount in yuan is written as text, such as "3000.00".'),

@@ -67,7 +67,11 @@ async def test_a_court_system_reviews_and_decides(
         headers=court,
     )
     assert r.status_code == 422, "a rejection names a ground"
-    # (A confirmation needs the joint session's record first: the judge's own page does it.)
+    # No joint session held: a court system cannot confirm either (Interp. 358).
+    r = await client.post(
+        f"/api/ecf/filings/{applied.id}/decision", json={"outcome": "confirmed"}, headers=court
+    )
+    assert r.status_code == 409 and "询问笔录" in r.text, r.text
     r = await client.post(
         f"/api/ecf/filings/{applied.id}/decision",
         json={"outcome": "rejected", "grounds": ["content_unclear"], "reason": "期限不明确"},
@@ -86,6 +90,7 @@ async def test_a_court_system_reviews_and_decides(
     )
     text = "".join(done.stdout.split())
     assert "（2026）晋0403民特77号" in text and "民事裁定书" in text
+    assert "通过视频方式" not in text  # no hearing is claimed that did not take place
 
 
 async def test_a_token_sees_only_its_court_and_dies_when_revoked(

@@ -192,3 +192,47 @@ async def test_a_judge_of_another_court_sees_nothing(
     assert r.status_code == 404
     r = await client.get(f"/api/documents/{applied.application['record_sha256']}", headers=outsider)
     assert r.status_code in (403, 404)
+
+
+async def test_the_court_sees_an_application_only_once_every_party_joined(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    signing = await effective(client, factory)
+    r = await client.post(
+        f"/api/cases/{signing.world.case.id}/confirmation",
+        json={"court_id": signing.world.court.id},
+        headers=signing.applicant,
+    )
+    assert r.status_code == 201, r.text
+    application_id = r.json()["id"]
+    clerk = await staff_headers(client, factory, signing.world.clerk)
+    assert (
+        await client.get(f"/api/confirmations/{application_id}", headers=clerk)
+    ).status_code == 404
+    r = await client.get(
+        f"/api/courts/{signing.world.court.id}/queue?status=awaiting_consent", headers=clerk
+    )
+    assert r.status_code == 422, r.text
+    r = await client.post(
+        f"/api/confirmations/{application_id}/consent", headers=signing.respondent
+    )
+    assert r.status_code == 200 and r.json()["status"] == "queued", r.text
+    assert (
+        await client.get(f"/api/confirmations/{application_id}", headers=clerk)
+    ).status_code == 200
+
+
+async def test_a_supplement_s_deadline_carries_its_offset(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    applied = await claimed(client, factory)
+    r = await client.post(
+        f"/api/confirmations/{applied.id}/decision",
+        json={
+            "outcome": "supplement_requested",
+            "reason": "补充房产证明",
+            "supplement_due": "2026-12-30T00:00",
+        },
+        headers=applied.judge,
+    )
+    assert r.status_code == 422 and "supplement_due" in r.text, r.text
