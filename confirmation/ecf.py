@@ -37,7 +37,13 @@ from service.errors import Conflict, Invalid, NotFound
 from service.models import Case, Organisation, User
 from service.personal import mask_id_number
 
-router = APIRouter(prefix="/api/ecf", tags=["court-api"])
+# A court token (``mediation court token``) is its own credential: 401 without one, or for
+# a revoked one, on every route here (service/openapi.py sees only the staff and party ones).
+router = APIRouter(
+    prefix="/api/ecf",
+    tags=["court-api"],
+    responses={401: {"description": "No court token, or one revoked"}},
+)
 SHA256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 # An application reaches the court only once every party has joined it.
 FILED = tuple(s for s in ApplicationStatus if s != ApplicationStatus.awaiting_consent)

@@ -10,7 +10,7 @@ added with its reference inline (ALTER TABLE ... ADD COLUMN ... REFERENCES), whi
 table's CHECK constraints that a batch rebuild could lose.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,6 +20,27 @@ revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+_FK_SQL = (
+    ", \n\tCONSTRAINT fk_organisation_court_id_organisation FOREIGN KEY(court_id)"
+    " REFERENCES organisation (id) ON DELETE RESTRICT\n"
+)
+
+
+def _edit_organisation_sql(edit: Callable[[str], str]) -> None:
+    bind = op.get_bind()
+    sql = bind.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'organisation'"
+    ).scalar_one()
+    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
+    bind.exec_driver_sql("PRAGMA writable_schema=ON")
+    bind.exec_driver_sql(
+        "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'organisation'",
+        (edit(sql),),
+    )
+    bind.exec_driver_sql(f"PRAGMA schema_version={int(version) + 1}")
+    bind.exec_driver_sql("PRAGMA writable_schema=OFF")
 
 
 def upgrade() -> None:
@@ -277,11 +298,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("session_id", "party_id", "notes_sha256", name="uq_record_ack"),
     )
     if op.get_bind().dialect.name == "sqlite":
-        op.execute(
-            "ALTER TABLE organisation ADD COLUMN court_id INTEGER"
-            " CONSTRAINT fk_organisation_court_id_organisation"
-            " REFERENCES organisation (id) ON DELETE RESTRICT"
-        )
+        # Not batch mode (recreating the table fails on the RESTRICT references to it, as
+        # in 0003); the column in place, then its named constraint written into the stored
+        # CREATE TABLE (every value is NULL, so none can break it), as 0003 does.
+        op.execute("ALTER TABLE organisation ADD COLUMN court_id INTEGER")
+        _edit_organisation_sql(lambda sql: sql[: sql.rstrip().rfind(")")] + _FK_SQL + ")")
     else:
         op.add_column("organisation", sa.Column("court_id", sa.Integer(), nullable=True))
         op.create_foreign_key(
@@ -302,6 +323,8 @@ def downgrade() -> None:
         op.drop_constraint(
             "fk_organisation_court_id_organisation", "organisation", type_="foreignkey"
         )
+    else:  # SQLite drops no column a constraint names: the constraint's text goes first
+        _edit_organisation_sql(lambda sql: sql.replace(_FK_SQL, ""))
     op.drop_column("organisation", "court_id")
 
     op.drop_table("confirmation_record_ack")

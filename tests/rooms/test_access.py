@@ -70,9 +70,11 @@ async def test_a_kind_without_a_host_rule_has_no_host(
         "party": party["Authorization"].removeprefix("Bearer "),
     }
     assert await statuses(client, room_id, tokens) == {
-        "mediator": (403, 403),  # by default only mediation rooms have hosts
-        "judge": (403, 403),
-        "party": (200, 403),  # a party of the case may enter; nobody may host
+        "mediator": (403, 403),  # mediators host mediation rooms only
+        # The composition root passes confirmation's rule: judges host confirmation rooms,
+        # but only the one holding the case's application; this one holds none.
+        "judge": (404, 404),
+        "party": (200, 403),  # a party of the case may enter; nobody else may host
     }
     assert await first_message(server, room_id, tokens["mediator"]) == ("error", 4403)
     page = await client.get(f"/rooms/{room_id}", headers=bearer(tokens["mediator"]))
