@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from service.clock import CHINA, end_of_period
 from service.errors import InvalidTransition
@@ -123,6 +123,32 @@ def open_deadlines(
             found.append(decision_limit(accepted_at))
         return found
     return []
+
+
+class Dated(Protocol):
+    """An application's state and the dates its deadlines run from (a row or a queue row)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def effective_at(self) -> datetime: ...
+    @property
+    def queued_at(self) -> datetime | None: ...
+    @property
+    def accepted_at(self) -> datetime | None: ...
+    @property
+    def supplement_due(self) -> datetime | None: ...
+
+
+def of(application: Dated) -> list[Deadline]:
+    """The deadlines that bind someone now for this application."""
+    return open_deadlines(
+        status=application.status,
+        effective_at=application.effective_at,
+        queued_at=application.queued_at,
+        accepted_at=application.accepted_at,
+        supplement_due=application.supplement_due,
+    )
 
 
 def refuse_if_past(deadline: Deadline, at: datetime, message: str, **params: object) -> None:

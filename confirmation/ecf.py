@@ -16,7 +16,7 @@ from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements.models import Agreement
-from confirmation import document, notices, queue, record
+from confirmation import clock, document, notices, queue, record
 from confirmation import service as confirmation_service
 from confirmation.ecf_schemas import (
     DecisionPush,
@@ -28,7 +28,7 @@ from confirmation.ecf_schemas import (
     ReviewIn,
 )
 from confirmation.models import Application, ApplicationStatus, Outcome
-from confirmation.router import _deadline_out, _deadlines
+from confirmation.schemas import DeadlineOut
 from confirmation.tokens import CourtSystem, actor_of
 from service.auth import PathId
 from service.clock import now
@@ -65,10 +65,10 @@ async def _filing(
     return application, case
 
 
-def _summary(application: Application, case_number: str) -> FilingSummary:
+def _summary(application: queue.QueueRow) -> FilingSummary:
     return FilingSummary(
-        id=application.id or 0,
-        case_number=case_number,
+        id=application.id,
+        case_number=application.case_number,
         number=application.number,
         status=ApplicationStatus(application.status),
         queued_at=application.queued_at,
@@ -102,7 +102,7 @@ async def _out(
     parties = await confirmation_service.parties_of(session, case)
     at, language = now(), request.state.language
     return FilingOut(
-        **_summary(application, case.number).model_dump(),
+        **_summary(queue.QueueRow.of(application, case.number)).model_dump(),
         court_id=application.court_id,
         court_name=court.name if court else "",
         effective_at=application.effective_at,
@@ -122,7 +122,7 @@ async def _out(
             for p in parties
         ],
         documents=await _documents(session, application),
-        deadlines=[_deadline_out(d, at, language) for d in _deadlines(application)],
+        deadlines=[DeadlineOut.of(d, at, language) for d in clock.of(application)],
     )
 
 
@@ -151,7 +151,7 @@ async def filings(
         limit=limit,
     )
     return FilingPage(
-        items=[_summary(a, number) for a, number in rows], total=total, offset=offset, limit=limit
+        items=[_summary(row) for row in rows], total=total, offset=offset, limit=limit
     )
 
 

@@ -30,7 +30,7 @@ from confirmation.models import (
     ServiceProof,
     SessionRecord,
 )
-from confirmation.router import application_out, court_queue
+from confirmation.router import application_out, queue_view
 from confirmation.schemas import DeadlineOut
 from confirmation.strings import GROUND_LABELS, OUTCOME_LABELS, WHO_LABELS
 from service import pages
@@ -39,7 +39,6 @@ from service.clock import now
 from service.db import SessionDep
 from service.domain import Audience, CaseViewer
 from service.errors import Forbidden, NoPartySession, NotFound
-from service.i18n import gettext
 from service.models import Case, Party, Role, User
 
 pages_router = APIRouter(include_in_schema=False)
@@ -91,7 +90,7 @@ async def queue_page(
     """The court's applications, the nearest deadline first, with a countdown to each; its
     judges and clerks accept or refuse them, and its judges claim them."""
     # The API's own rules: only the court's judges and clerks, and another court is none.
-    out = await court_queue(
+    out = await queue_view(
         court_id, staff, session, request, status, (page - 1) * PER_PAGE, PER_PAGE
     )
     names = await _names(session, {i.claimed_by for i in out.items if i.claimed_by})
@@ -225,28 +224,9 @@ async def case_application_page(
 # -- the domain's hooks -----------------------------------------------------------------------
 
 
-def _deadline_out(deadline: clock.Deadline, language: str) -> DeadlineOut:
-    at = now()
-    return DeadlineOut(
-        code=deadline.code,
-        label=gettext(language, deadline.label),
-        due=deadline.due,
-        who=deadline.who,
-        rule=deadline.rule,
-        overdue=deadline.overdue(at),
-        remaining_seconds=int(deadline.remaining(at).total_seconds()),
-    )
-
-
 def _deadlines(application: Application, language: str) -> list[DeadlineOut]:
-    found = clock.open_deadlines(
-        status=application.status,
-        effective_at=application.effective_at,
-        queued_at=application.queued_at,
-        accepted_at=application.accepted_at,
-        supplement_due=application.supplement_due,
-    )
-    return [_deadline_out(d, language) for d in found]
+    at = now()
+    return [DeadlineOut.of(d, at, language) for d in clock.of(application)]
 
 
 async def case_section(
@@ -265,8 +245,8 @@ async def case_section(
             return None
         if agreement.effective_at is None:
             return None
-        window = _deadline_out(
-            clock.application_window(agreement.effective_at), request.state.language
+        window = DeadlineOut.of(
+            clock.application_window(agreement.effective_at), now(), request.state.language
         )
         courts = await confirmation_service.competent_courts(session, case)
         context |= {

@@ -4,7 +4,6 @@ the claim, the decision, withdrawal and supplements. The request's unit of work 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
@@ -23,7 +22,7 @@ from confirmation.access import (
     PartyApplication,
     ViewableApplication,
 )
-from confirmation.models import Application, ApplicationStatus, Ground, Outcome
+from confirmation.models import ApplicationStatus, Ground, Outcome
 from confirmation.schemas import (
     AcceptIn,
     ApplicationIn,
@@ -40,7 +39,14 @@ from confirmation.schemas import (
     SupplementIn,
 )
 from confirmation.session_router import router as joint_session_router
-from service.auth import CurrentPrincipal, CurrentStaff, PartyPrincipal, PathId, ViewableCase
+from service.auth import (
+    CurrentPrincipal,
+    CurrentStaff,
+    PartyPrincipal,
+    PathId,
+    StaffPrincipal,
+    ViewableCase,
+)
 from service.clock import now
 from service.db import SessionDep
 from service.errors import Forbidden, Invalid, NotFound
@@ -129,9 +135,25 @@ async def court_queue(
     status: Annotated[ApplicationStatus | None, Query()] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> QueuePage:
+) -> Response:
     """The court's open applications, the nearest deadline first (judges and clerks of
     that court)."""
+    page = await queue_view(court_id, staff, session, request, status, offset, limit)
+    # Serialized here, once: FastAPI would turn the model into a dict, validate that against
+    # QueuePage again and then serialize it, about a millisecond for a page of 50.
+    return Response(page.model_dump_json(), media_type="application/json")
+
+
+async def queue_view(
+    court_id: int,
+    staff: StaffPrincipal,
+    session: AsyncSession,
+    request: Request,
+    status: ApplicationStatus | None,
+    offset: int,
+    limit: int,
+) -> QueuePage:
+    """The queue's page as the API and the queue page show it."""
     if staff.user.role not in (Role.judge, Role.clerk):
         raise Forbidden("Only the court's judges and clerks may see its queue.")
     if staff.user.org_id != court_id:
@@ -146,12 +168,12 @@ async def court_queue(
     )
     at, language = now(), request.state.language
     items = []
-    for application, case_number in rows:
-        deadlines = _deadlines(application)
+    for application in rows:
+        deadlines = clock.of(application)
         items.append(
             QueueItem(
-                id=application.id or 0,
-                case_number=case_number,
+                id=application.id,
+                case_number=application.case_number,
                 number=application.number,
                 status=ApplicationStatus(application.status),
                 status_label=gettext(
@@ -161,7 +183,7 @@ async def court_queue(
                 queued_at=application.queued_at,
                 accepted_at=application.accepted_at,
                 claimed_by=application.claimed_by,
-                deadline=_deadline_out(deadlines[0], at, language) if deadlines else None,
+                deadline=DeadlineOut.of(deadlines[0], at, language) if deadlines else None,
             )
         )
     return QueuePage(items=items, total=total, offset=offset, limit=limit)
@@ -324,28 +346,6 @@ async def application_document(
     )
 
 
-def _deadlines(application: Application) -> list[clock.Deadline]:
-    return clock.open_deadlines(
-        status=application.status,
-        effective_at=application.effective_at,
-        queued_at=application.queued_at,
-        accepted_at=application.accepted_at,
-        supplement_due=application.supplement_due,
-    )
-
-
-def _deadline_out(deadline: clock.Deadline, at: datetime, language: str) -> DeadlineOut:
-    return DeadlineOut(
-        code=deadline.code,
-        label=gettext(language, deadline.label),
-        due=deadline.due,
-        who=deadline.who,
-        rule=deadline.rule,
-        overdue=deadline.overdue(at),
-        remaining_seconds=int(deadline.remaining(at).total_seconds()),
-    )
-
-
 async def application_out(
     session: AsyncSession, request: Request, access: ApplicationAccess
 ) -> ApplicationOut:
@@ -411,7 +411,7 @@ async def application_out(
         agreement_sha256=agreement.document_sha256 if agreement else None,
         consents=[ConsentOut(party_id=c.party_id, at=c.at) for c in consents],
         awaiting_consent=[p.id or 0 for p in parties if p.id not in given],
-        deadlines=[_deadline_out(d, at, language) for d in _deadlines(application)],
+        deadlines=[DeadlineOut.of(d, at, language) for d in clock.of(application)],
         admissibility=admissibility,
         decisions=[
             DecisionOut(

@@ -8,8 +8,10 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StrictBool
 from pydantic_core import PydanticCustomError
 
+from confirmation import clock
 from confirmation.models import ApplicationStatus, Basis, Ground, Outcome
 from confirmation.session_schemas import SessionOut
+from service.i18n import gettext
 from service.schemas import RowId, Strict, Text
 
 
@@ -65,6 +67,19 @@ class DeadlineOut(BaseModel):
     rule: str
     overdue: bool
     remaining_seconds: int
+
+    @classmethod
+    def of(cls, deadline: clock.Deadline, at: datetime, language: str) -> DeadlineOut:
+        """The deadline as shown at ``at``, its label in the reader's language."""
+        return cls(
+            code=deadline.code,
+            label=gettext(language, deadline.label),
+            due=deadline.due,
+            who=deadline.who,
+            rule=deadline.rule,
+            overdue=deadline.overdue(at),
+            remaining_seconds=int(deadline.remaining(at).total_seconds()),
+        )
 
 
 class ConsentOut(BaseModel):

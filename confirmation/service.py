@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements import service as agreements_service
-from confirmation import clock
+from confirmation import clock, queue
 from confirmation.models import (
     Application,
     ApplicationConsent,
@@ -63,6 +63,8 @@ STATUS_LABELS = {
 BASIS_LABELS = {
     Basis.committee_location: N_("The court where the mediation committee is"),
     Basis.party_domicile: N_("The court where a party is domiciled"),
+    Basis.subject_matter: N_("The court where the subject matter is"),
+    Basis.invited_by_court: N_("The court that referred the case for mediation"),
 }
 # The province part of a court's region code (晋0403) and of an ID number's region (140403).
 PROVINCES = {
@@ -112,6 +114,7 @@ async def transition(
     application.due_at = open_now[0].due if open_now else None
     session.add(application)
     await session.flush()
+    await queue.moved(session, court_id=application.court_id, before=current, after=to)
     await audit.record(
         session,
         actor=actor,
@@ -150,8 +153,14 @@ def court_region(court: Organisation) -> str | None:
 
 
 async def competent_courts(session: AsyncSession, case: Case) -> list[Competent]:
-    """The courts to which the parties may apply (CPL 205): the committee's basic-level
-    court, and the courts where a party (a person, by the ID number's region) is domiciled."""
+    """The courts to which the parties may apply (CPL 205). A case a court referred to the
+    committee goes back to that court alone. Otherwise: the committee's basic-level court,
+    the courts where a party (a person, by the ID number's region) is domiciled, and those
+    where the subject matter is (the case's ``subject_region``); each court once, under the
+    first of these that names it."""
+    if case.referred_by_court_id is not None:
+        referring = await session.get(Organisation, case.referred_by_court_id)
+        return [Competent(referring, Basis.invited_by_court)] if referring is not None else []
     found: dict[int, Competent] = {}
     committee = await session.get(Organisation, case.org_id)
     if committee is not None and committee.court_id is not None:
@@ -159,14 +168,18 @@ async def competent_courts(session: AsyncSession, case: Case) -> list[Competent]
         if court is not None:
             found[court.id or 0] = Competent(court, Basis.committee_location)
     parties = (await cases.parties_of(session, [case.id or 0]))[case.id or 0]
-    regions = {p.id_number[:6] for p in parties if p.kind == "person" and p.id_number}
-    if regions:
+    domiciles = {p.id_number[:6] for p in parties if p.kind == "person" and p.id_number}
+    by_region = [(domiciles, Basis.party_domicile)]
+    if case.subject_region:
+        by_region.append(({case.subject_region}, Basis.subject_matter))
+    if domiciles or case.subject_region:
         courts = (
             await session.exec(select(Organisation).where(Organisation.kind == OrgKind.court))
         ).all()
-        for court in courts:
-            if court_region(court) in regions and (court.id or 0) not in found:
-                found[court.id or 0] = Competent(court, Basis.party_domicile)
+        for regions, basis in by_region:
+            for court in courts:
+                if court_region(court) in regions and (court.id or 0) not in found:
+                    found[court.id or 0] = Competent(court, basis)
     return list(found.values())
 
 
@@ -226,6 +239,7 @@ async def apply(
             await session.flush()
     except IntegrityError:
         raise Conflict("This agreement already has an application for confirmation.") from None
+    await queue.moved(session, court_id=court_id, before=None, after=S.awaiting_consent)
     await audit.record(
         session,
         actor=actor,
@@ -427,6 +441,7 @@ async def claim(
             state_label=STATUS_LABELS[ApplicationStatus(application.status)],
         )
     await session.refresh(application)
+    await queue.moved(session, court_id=application.court_id, before=S.accepted, after=S.claimed)
     await audit.record(
         session,
         actor=actor,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,21 +12,22 @@ from urllib.parse import urlencode
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from agreements.domain import domain as agreements_domain
 from confirmation.domain import domain as confirmation_domain
 from confirmation.hosts import CONFIRMATION_HOST
 from rooms.domain import domain as rooms_domain
 from rooms.models import RoomKind
-from service import apidocs, cases, logs, openapi, pages, security
+from service import apidocs, cases, openapi, pages, security
+from service.context import RequestContext
 from service.db import make_engine, make_sessionmaker
 from service.documents import router as documents_router
 from service.documents.pdf import PdfWorkers
 from service.domain import Domain, check_domains
 from service.errors import Invalid, MediationError, NoPartySession, NotAuthenticated, NotFound
 from service.hub import Hub
-from service.i18n import N_, gettext, pick_language
+from service.i18n import N_, gettext
 from service.migrate import ensure_current
 from service.router import health_router, router
 from service.settings import Settings, get_settings
@@ -114,17 +113,6 @@ async def shut_down_domains(app: Any) -> None:
             logging.getLogger("mediation").exception(
                 "shutting down a domain failed", extra={"domain": domain.name}
             )
-
-
-def _internal_error(request: Request) -> Response:
-    language = getattr(request.state, "language", "zh_Hans")
-    message = gettext(language, "Something went wrong. Please try again.")
-    if request.url.path.startswith("/api/"):
-        return JSONResponse({"detail": message}, status_code=500)
-    return HTMLResponse(
-        f'<!doctype html><meta charset="utf-8"><title>500</title><p>{message}</p>',
-        status_code=500,
-    )
 
 
 class Server(uvicorn.Server):
@@ -216,42 +204,7 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
     app.mount("/static", PreloadedStaticFiles(directory=STATIC_DIR), name="static")
     openapi.install(app)  # the whole contract in /openapi.json; framework errors translated
 
-    @app.middleware("http")
-    async def context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex[:16]
-        token = logs.request_id.set(rid)
-        request.state.language = pick_language(
-            request.query_params.get("lang"), request.cookies.get("lang")
-        )
-        started = time.perf_counter()
-        # Join tokens are credentials: never in a log line.
-        shown = "/join/…" if request.url.path.startswith("/join/") else request.url.path
-        try:
-            try:
-                response = await call_next(request)
-            except Exception:
-                # Logged here with its traceback and request id, then answered like any other
-                # error, so that a 500 too has its one request line and its security headers.
-                log.exception("unhandled error in %s %s", request.method, shown)
-                response = _internal_error(request)
-            log.info(
-                "%s %s %s",
-                request.method,
-                shown,
-                response.status_code,
-                extra={"ms": round((time.perf_counter() - started) * 1000, 1)},
-            )
-        finally:
-            logs.request_id.reset(token)
-        response.headers["X-Request-ID"] = rid
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Content-Security-Policy", security.csp(settings.public_url))
-        if request.query_params.get("lang") == request.state.language:
-            response.set_cookie("lang", request.state.language, max_age=365 * 86400, samesite="lax")
-        return response
+    app.add_middleware(RequestContext, csp=security.csp(settings.public_url))
 
     @app.exception_handler(MediationError)
     async def domain_error(request: Request, exc: MediationError) -> Response:
