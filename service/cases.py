@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import audit
+from service import audit, venue
 from service.clock import now
 from service.errors import Invalid, InvalidTransition, NotFound
 from service.i18n import N_
@@ -94,6 +94,7 @@ DISPUTE_LABELS = {
 ACTION_LABELS = {
     "case.created": N_("Case opened"),
     "case.status_changed": N_("Status changed"),
+    "case.updated": N_("Case details changed"),
     **{f"case.status_changed/{state.value}": label for state, label in STATUS_LABELS.items()},
     "invitation.created": N_("Join link created"),
     "invitation.revoked": N_("Join link withdrawn"),
@@ -179,12 +180,16 @@ async def create_case(
     title: str,
     summary: str,
     parties: list[NewParty],
+    referred_by_court_id: int | None = None,
+    subject_region: str | None = None,
 ) -> tuple[Case, list[Party]]:
     roles = {p.role for p in parties}
     if PartyRole.applicant not in roles or PartyRole.respondent not in roles:
         raise Invalid("A case needs at least one applicant and one respondent.", field="parties")
     for index, party in enumerate(parties):
         check_party(index, party)
+    where = {"referred_by_court_id": referred_by_court_id, "subject_region": subject_region}
+    await venue.check(session, where)
     org = await session.get(Organisation, mediator.org_id)
     if org is None or org.kind != OrgKind.committee:
         raise NotFound("No such organisation.")
@@ -199,6 +204,8 @@ async def create_case(
         title=title,
         summary=summary,
         mediator_id=mediator.id or 0,
+        referred_by_court_id=referred_by_court_id,
+        subject_region=subject_region,
     )
     session.add(case)
     await session.flush()
@@ -213,6 +220,7 @@ async def create_case(
         data={
             "number": case.number,
             "dispute_type": dispute_type,
+            **{name: value for name, value in where.items() if value is not None},
             "parties": [
                 {
                     "id": p.id,
@@ -304,6 +312,21 @@ async def transition(
         data={"from": current, "to": to, "via": via, "reason": reason},
     )
     return case
+
+
+async def update_case(
+    session: AsyncSession, *, case: Case, actor: audit.Actor, changes: dict[str, Any]
+) -> Case:
+    """Change what a case records about its competent courts (service/venue.py) while it
+    is open, under its row lock, like a move of its state."""
+    await session.exec(
+        select(Case)
+        .where(Case.id == case.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    refuse_if_ended(case, N_("A case in state '{state}' ({state_label}) can no longer be changed."))
+    return await venue.change(session, case=case, actor=actor, changes=changes)
 
 
 async def list_cases(

@@ -188,7 +188,8 @@ class Case(SQLModel, table=True):
 
     ``mediation_started_at`` is the mediator's acceptance (OMR 24: pre-filing online
     mediation lasts 30 days from it); ``end_reason`` records why a mediation failed or was
-    withdrawn (OMR 25).
+    withdrawn (OMR 25). ``referred_by_court_id`` and ``subject_region`` say which courts may
+    confirm its agreement (CPL 205; service/venue.py checks and changes them).
     """
 
     __tablename__ = "mediation_case"
@@ -222,6 +223,15 @@ class Case(SQLModel, table=True):
     mediation_started_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     end_reason: str | None = Field(default=None, sa_type=String(1000))
+    # The court that referred the case to the committee (委派调解, or 先行调解 on its
+    # invitation): then the only court competent to confirm the agreement (CPL 205(1)).
+    referred_by_court_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("organisation.id", ondelete="RESTRICT")),
+    )
+    # Where the subject matter is (标的物所在地), as a county-level region code (140403):
+    # the basic court there is competent too.
+    subject_region: str | None = Field(default=None, sa_type=String(6))
 
 
 class Party(SQLModel, table=True):

@@ -20,7 +20,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, se
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import cases
+from service import cases, venue
 from service.auth import (
     CurrentMediator,
     CurrentParty,
@@ -270,13 +270,16 @@ async def case_list_page(
 
 
 @router.get("/cases/new", response_class=HTMLResponse)
-async def intake_page(request: Request, _mediator: CurrentMediator) -> Response:
+async def intake_page(
+    request: Request, _mediator: CurrentMediator, session: SessionDep
+) -> Response:
     return render(
         request,
         "intake.html",
         party_roles=list(PartyRole),
         party_kinds=list(PartyKind),
         dispute_types=list(DisputeType),
+        courts=await venue.courts(session),
     )
 
 
@@ -299,6 +302,7 @@ async def case_page(request: Request, case: MediatorCase, session: SessionDep) -
         events=events,
         sections=await case_sections(request, session, case, CaseViewer(Audience.staff)),
         transitions=cases.mediator_moves(case),
+        courts=await venue.courts(session),
         **await _case_context(session, case),
     )
 

@@ -37,6 +37,7 @@ from service.schemas import (
     CaseIn,
     CaseOut,
     CasePage,
+    CasePatch,
     Health,
     InvitationCreated,
     InvitationIn,
@@ -254,6 +255,8 @@ async def create_case(body: CaseIn, mediator: CurrentMediator, session: SessionD
         title=body.title,
         summary=body.summary,
         parties=parties,
+        referred_by_court_id=body.referred_by_court_id,
+        subject_region=body.subject_region,
     )
     return case_out(case, rows)
 
@@ -292,6 +295,19 @@ async def list_cases(
 async def get_case(case: ViewableCase, principal: CurrentPrincipal, session: SessionDep) -> CaseOut:
     grouped = await cases.parties_of(session, [case.id or 0])
     return case_out(case, grouped[case.id or 0], viewer_party_id=viewer_party(principal))
+
+
+@router.patch("/cases/{case_id}", response_model=CaseOut, tags=["cases"])
+async def update_case(
+    body: CasePatch, case: MediatorCase, mediator: CurrentMediator, session: SessionDep
+) -> CaseOut:
+    """The court that referred the case and where its subject matter is (the courts that
+    may confirm its agreement), while the case is open; only the fields sent change."""
+    await cases.update_case(
+        session, case=case, actor=mediator.actor, changes=body.model_dump(exclude_unset=True)
+    )
+    grouped = await cases.parties_of(session, [case.id or 0])
+    return case_out(case, grouped[case.id or 0])
 
 
 @router.post("/cases/{case_id}/status", response_model=CaseOut, tags=["cases"])

@@ -200,11 +200,38 @@ class PartyIn(Strict):
         return normalise_id_number(value) if value else None
 
 
+# Which courts may confirm the case's agreement (CPL 205; service/venue.py checks them).
+ReferringCourt = Annotated[
+    RowId | None,
+    Field(
+        description="the court (an organisation of kind court) that referred the case to the"
+        " committee (委派调解, or 先行调解 on its invitation): then the only court to apply to"
+        " for confirmation"
+    ),
+]
+SubjectRegion = Annotated[
+    Annotated[str, Line(max_length=20)] | None,
+    Field(
+        description="where the subject matter is (标的物所在地): the six-digit region code of"
+        " the county or district, e.g. 140403; its basic court is competent too"
+    ),
+]
+
+
 class CaseIn(Strict):
     dispute_type: DisputeType
     title: Annotated[str, Line(min_length=1, max_length=200)]
     summary: Annotated[str, Text(max_length=4000)] = ""
     parties: list[PartyIn] = Field(min_length=2, max_length=20)
+    referred_by_court_id: ReferringCourt = None
+    subject_region: SubjectRegion = None
+
+
+class CasePatch(Strict):
+    """What may change on an open case; a field left out stays as it is, null clears it."""
+
+    referred_by_court_id: ReferringCourt = None
+    subject_region: SubjectRegion = None
 
 
 class PartyOut(BaseModel):
@@ -254,6 +281,8 @@ class CaseOut(BaseModel):
     mediation_started_at: datetime | None
     ended_at: datetime | None
     end_reason: str | None
+    referred_by_court_id: int | None
+    subject_region: str | None
     parties: list[PartyOut]
 
 

@@ -320,6 +320,8 @@ MATRIX = [
     # Mediator-only case routes refuse parties by role (403) before looking at the case.
     Row("POST", "/api/cases/{case_id}/status",      (401, 403, 200, 404, 403, 403, 403, 403),
         body=lambda c: {"status": "mediating"}),
+    Row("PATCH", "/api/cases/{case_id}",            (401, 403, 200, 404, 403, 403, 403, 403),
+        body=lambda c: {"subject_region": "140403"}),
     # The court's judges read the case's record (audit, rooms, recordings) once their court
     # has accepted its application (tests/confirmation/test_readers.py: not before, and a
     # judge of another court never); they enter no mediation room nor run it.

@@ -46,7 +46,7 @@ def model_tables() -> set[str]:
 
 
 async def test_head_is_known() -> None:
-    assert head_revision() == "0009"
+    assert head_revision() == "0011"
     assert {"organisation", "user_account", "audit_event"} <= model_tables()
 
 

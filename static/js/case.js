@@ -116,3 +116,36 @@ if (actions) {
     });
   }
 }
+
+// Which courts may confirm the agreement: both fields sent, an empty one clears it.
+const venue = document.getElementById("venue-form");
+if (venue) {
+  const error = document.getElementById("venue-error");
+  venue.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = ""; // emptied first, so that the same error again is announced again
+    for (const el of venue.querySelectorAll("[aria-invalid]")) {
+      el.removeAttribute("aria-invalid");
+      el.setAttribute("aria-describedby", el.dataset.hint);
+    }
+    const data = new FormData(venue);
+    const court = data.get("referred_by_court_id");
+    const region = String(data.get("subject_region") || "").trim();
+    try {
+      await api("PATCH", `/api/cases/${caseId}`, {
+        referred_by_court_id: court ? Number(court) : null,
+        subject_region: region || null,
+      });
+      window.location.reload();
+    } catch (err) {
+      const first = Array.isArray(err.detail) ? err.detail[0] : null;
+      const input = first ? venue.elements.namedItem(String(first.loc?.at(-1))) : null;
+      if (input?.setAttribute) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", `venue-error ${input.dataset.hint}`);
+        input.focus();
+      }
+      error.textContent = err.message;
+    }
+  });
+}

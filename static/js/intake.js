@@ -55,7 +55,9 @@ function clearErrors() {
   for (const p of list.querySelectorAll("[data-field-error]")) p.textContent = "";
   for (const el of form.querySelectorAll("[aria-invalid]")) {
     el.removeAttribute("aria-invalid");
-    el.removeAttribute("aria-describedby");
+    // A field with a hint keeps it described; the others had only the error.
+    if (el.dataset.hint) el.setAttribute("aria-describedby", el.dataset.hint);
+    else el.removeAttribute("aria-describedby");
   }
 }
 
@@ -63,7 +65,7 @@ function clearErrors() {
 function markInvalid(input, message) {
   if (typeof input?.setAttribute !== "function") return; // no such field (or a radio group)
   input.setAttribute("aria-invalid", "true");
-  input.setAttribute("aria-describedby", message.id);
+  input.setAttribute("aria-describedby", [message.id, input.dataset.hint].filter(Boolean).join(" "));
 }
 
 function showErrors(err) {
@@ -109,6 +111,11 @@ form.addEventListener("submit", async (event) => {
     summary: String(data.get("summary") || "").trim(),
     parties: [...list.children].map(readParty),
   };
+  // Which courts may confirm the agreement: sent only when given.
+  const court = data.get("referred_by_court_id");
+  if (court) body.referred_by_court_id = Number(court);
+  const region = String(data.get("subject_region") || "").trim();
+  if (region) body.subject_region = region;
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   try {
