@@ -137,7 +137,9 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.db.url, echo=settings.db.echo)
+        engine = make_engine(
+            settings.db.url, echo=settings.db.echo, pool_size=settings.db.pool_size
+        )
         try:
             await ensure_current(engine)
         except BaseException:

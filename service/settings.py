@@ -18,6 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class DatabaseSettings(BaseModel):
     url: str = ""
     echo: bool = False
+    # PostgreSQL connections kept open (MEDIATION_DB__POOL_SIZE). Beyond them, up to 10 more
+    # are opened under load and closed again when returned: at 200 requests a second with
+    # the default of 5, the server spent its time connecting (bench/queue.py).
+    pool_size: int = Field(default=20, ge=1, le=500)
 
 
 class RtcSettings(BaseModel):
