@@ -3,7 +3,8 @@ through rooms' own service (its lobby, recording and reconnection are the rooms'
 session record started for it, and a fresh join link for every party.
 
 A second opening while the case's confirmation room is live returns that room (and fresh
-links, since the earlier ones were shown once): the parties' links lead into one room.
+links, since the earlier ones were shown once; those of them nobody opened are revoked):
+the parties' links lead into one room.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from confirmation import record
@@ -23,7 +25,7 @@ from rooms.models import Room, RoomKind
 from service import audit, cases
 from service.errors import InvalidTransition
 from service.i18n import gettext
-from service.models import Case, Invitation, Party, User
+from service.models import AuthSession, Case, Invitation, Party, User
 
 
 @dataclass
@@ -64,6 +66,7 @@ async def open_session(
     kept = await record.start(
         session, application=application, room_id=room.id or 0, judge_id=judge.id or 0
     )
+    await _revoke_unopened(session, case=case, judge=judge)
     links = []
     for party in await confirmation_service.parties_of(session, case):
         invitation, token = await cases.create_invitation(
@@ -79,6 +82,24 @@ async def open_session(
             data={"application": application.id, "room_id": room.id},
         )
     return Opened(room, created, kept, links)
+
+
+async def _revoke_unopened(session: AsyncSession, *, case: Case, judge: User) -> None:
+    """Fresh links replace the judge's earlier ones that nobody opened: a link is a
+    credential, and one shown and then superseded should not stay valid for days. A link
+    already opened stays: its party may be in the session now."""
+    opened = select(AuthSession.id).where(col(AuthSession.invitation_id) == col(Invitation.id))
+    earlier = await session.exec(
+        select(Invitation.id)
+        .where(col(Invitation.case_id) == case.id)
+        .where(col(Invitation.created_by) == judge.id)
+        .where(col(Invitation.revoked_at).is_(None))
+        .where(~opened.exists())
+    )
+    for invitation_id in earlier.all():
+        await cases.revoke_invitation(
+            session, case=case, invitation_id=invitation_id or 0, mediator=judge
+        )
 
 
 async def session_out(

@@ -31,13 +31,27 @@ async def test_the_claiming_judge_opens_the_session_with_links_for_every_party(
     assert all("/join/" in link["url"] for link in links.values())
     assert opened["session"]["room_id"] == room["id"] and opened["session"]["notes"] == ""
 
+    # The respondent opens their link; the applicant does not, before the judge reopens.
+    token = links[world.respondent.id]["url"].rsplit("/", 1)[-1]
+    unopened = links[world.applicant.id]["url"].rsplit("/", 1)[-1]
+    client.cookies.clear()
+    assert (await client.get(f"/join/{token}")).status_code == 303
+    client.cookies.clear()
+
     again = await client.post(url, headers=applied.judge)
     assert again.status_code == 200 and again.json()["room"]["id"] == room["id"]
     assert again.json()["links"][0]["url"] != opened["links"][0]["url"], "fresh links"
+    # The superseded link nobody opened is revoked; the opened one still leads in.
+    r = await client.post("/api/auth/party", json={"token": unopened})
+    assert r.status_code == 401, r.text
+    fresh = {link["party_id"]: link for link in again.json()["links"]}
+    r = await client.post(
+        "/api/auth/party", json={"token": fresh[world.applicant.id]["url"].rsplit("/", 1)[-1]}
+    )
+    assert r.status_code == 200, r.text
+    client.cookies.clear()
 
     # The link leads the party in; the judge hosts the room, another judge does not.
-    token = links[world.respondent.id]["url"].rsplit("/", 1)[-1]
-    client.cookies.clear()
     assert (await client.get(f"/join/{token}")).status_code == 303
     heading = f'<p class="court" data-testid="room-heading">{world.court.name}</p>'
     r = await client.get(f"/rooms/{room['id']}")  # the party, by the link's session
