@@ -346,6 +346,13 @@ async def application_document(
     )
 
 
+def _note(data: dict[str, object], language: str) -> str | None:
+    said = data.get("note") or data.get("reason")
+    if said == confirmation_service.DEADLINE_MISSED:
+        return gettext(language, "The supplement was not handed in by its deadline.")
+    return said if isinstance(said, str) and said else None
+
+
 async def application_out(
     session: AsyncSession, request: Request, access: ApplicationAccess
 ) -> ApplicationOut:
@@ -379,9 +386,10 @@ async def application_out(
             action=e.action,
             label=gettext(language, labels.get(e.action, e.action)),
             actor=e.actor_kind,
+            note=_note(data, language),
         )
         for e in events
-        if json.loads(e.data).get("application") == application.id
+        if (data := json.loads(e.data)).get("application") == application.id
     ]
     at = now()
     return ApplicationOut(

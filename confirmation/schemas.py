@@ -102,6 +102,9 @@ class HistoryOut(BaseModel):
     action: str
     label: str
     actor: str
+    # What was said with the step: a party's supplement, the reason for a refusal or a
+    # withdrawal (a supplement request's own text is in ``decisions``).
+    note: str | None = None
 
 
 class ApplicationOut(BaseModel):

@@ -75,6 +75,9 @@ PROVINCES = {
     "青": "63", "宁": "64", "新": "65",
 }  # fmt: skip
 
+# A withdrawal's recorded reason when the supplement's deadline passed (Interp. 359).
+DEADLINE_MISSED = "supplement_deadline_missed"
+
 # Issues a document (the ruling) for an application and returns its SHA-256.
 IssueRuling = Callable[[Application, Decision], Awaitable[str]]
 
@@ -578,9 +581,9 @@ async def expire_supplement(session: AsyncSession, application: Application) -> 
         application=application,
         to=S.withdrawn,
         actor=audit.SYSTEM,
-        data={"reason": "supplement_deadline_missed", "due": due.isoformat()},
+        data={"reason": DEADLINE_MISSED, "due": due.isoformat()},
     )
-    application.withdraw_reason = "supplement_deadline_missed"
+    application.withdraw_reason = DEADLINE_MISSED
     return True
 
 

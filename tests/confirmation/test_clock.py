@@ -122,6 +122,7 @@ async def test_a_missed_supplement_deadline_counts_as_withdrawal(
         assert r.status_code == 200 and r.json()["status"] == "withdrawn", r.text
         assert r.json()["history"][-1]["action"] == "confirmation.withdrawn"
         assert r.json()["history"][-1]["actor"] == "system"
+        assert r.json()["history"][-1]["note"], "the history says why it was withdrawn"
         r = await client.post(
             f"/api/confirmations/{applied.id}/supplement", json={"note": "迟交"}, headers=party
         )

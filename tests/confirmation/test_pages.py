@@ -255,3 +255,14 @@ async def test_a_supplement_asked_for_is_handed_in_on_the_application_page(
     assert has(r.text, "deadline-supplement")
     r = await client.get(f"/confirmations/{applied.id}", headers=applied.judge)
     assert not has(r.text, "supplement-note") and not has(r.text, "decision-form")
+    # The party hands it in; the judge reads what they said in the application's history.
+    handed = "已补充借款凭证原件照片。"
+    r = await client.post(
+        f"/api/confirmations/{applied.id}/supplement",
+        json={"note": handed},
+        headers=applied.signing.applicant,
+    )
+    assert r.status_code == 200 and r.json()["status"] == "claimed", r.text
+    assert r.json()["history"][-1]["note"] == handed
+    r = await client.get(f"/confirmations/{applied.id}", headers=applied.judge)
+    assert has(r.text, "application-history") and f"<q>{handed}</q>" in r.text
