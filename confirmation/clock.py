@@ -82,14 +82,22 @@ def decision_limit(accepted_at: datetime) -> Deadline:
     )
 
 
-def objection(served_at: datetime) -> Deadline:
+def objection(received_at: datetime) -> Deadline:
+    """One party's 15 days to object to the ruling, from the day they received it: opened it
+    on their case page (ServiceProof.opened_at), not the day it reached the page."""
     return Deadline(
         "objection",
         N_("Object to the ruling"),
-        end_of_period(served_at, OBJECTION_DAYS),
+        end_of_period(received_at, OBJECTION_DAYS),
         "parties",
         "Interp. 374",
     )
+
+
+def objection_of(received_at: datetime | None) -> Deadline | None:
+    """A party's objection deadline, or None while they have not received the ruling (the
+    15 days do not run yet)."""
+    return objection(received_at) if received_at is not None else None
 
 
 def supplement(due: datetime) -> Deadline:

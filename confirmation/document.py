@@ -11,6 +11,8 @@ from pathlib import Path
 
 from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements import service as agreements_service
@@ -18,13 +20,15 @@ from confirmation import record
 from confirmation.mediation_record import gather, party_line
 from confirmation.models import Application, Decision, Ground, ServiceProof
 from confirmation.service import IssueRuling, parties_of
+from service import audit
 from service.cases import CHINA
+from service.clock import now
 from service.documents import seal
 from service.documents import service as documents_service
 from service.documents.marks import qr_svg, seal_svg
 from service.documents.models import DocumentKind
 from service.errors import InvalidTransition
-from service.models import Case, Organisation, User
+from service.models import Case, Organisation, Party, User
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "pdf"
 GROUNDS_ZH = {
@@ -142,6 +146,49 @@ def ruling_issuer(request: Request, session: AsyncSession, case: Case) -> IssueR
         return issued.sha256
 
     return issue
+
+
+async def received(
+    session: AsyncSession, *, application: Application, party: Party, actor: audit.Actor
+) -> bool:
+    """The party opened the ruling served on their case page: it is received (OLR 29-33),
+    and their 15 days to object run from today (confirmation/clock.py ``objection``). The
+    first opening only: one conditional update decides, however many requests at once."""
+    sha256 = application.ruling_sha256
+    if sha256 is None:
+        return False
+    result = await session.exec(
+        update(ServiceProof)
+        .where(col(ServiceProof.document_sha256) == sha256)
+        .where(col(ServiceProof.party_id) == party.id)
+        .where(col(ServiceProof.opened_at).is_(None))
+        .values(opened_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    await audit.record(
+        session,
+        actor=actor,
+        action="confirmation.ruling_received",
+        case_id=application.case_id,
+        data={"application": application.id, "party": party.id, "ruling": sha256},
+    )
+    return True
+
+
+async def receipts_of(session: AsyncSession, application: Application) -> list[ServiceProof]:
+    """The ruling's proof of service, one row per party."""
+    return list(
+        (
+            await session.exec(
+                select(ServiceProof)
+                .where(ServiceProof.application_id == application.id)
+                .order_by(col(ServiceProof.id))
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    )
 
 
 async def attach_record(

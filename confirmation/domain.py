@@ -29,6 +29,7 @@ ACTION_LABELS = {
     "confirmation.session_opened": N_("Judge opened the joint session"),
     "confirmation.record_saved": N_("Judge wrote the session record"),
     "confirmation.record_confirmed": N_("Party confirmed the session record"),
+    "confirmation.ruling_received": N_("Party received the ruling"),
 }
 
 # The JSON API, the court systems' queue API and the pages, mounted as one router.

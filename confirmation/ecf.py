@@ -157,13 +157,15 @@ async def filings(
 
 @router.get("/filings/{application_id}", response_model=FilingOut)
 async def filing(
-    application_id: PathId, token: CourtSystem, session: SessionDep, request: Request
+    application_id: PathId,
+    token: CourtSystem,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> FilingOut:
     """One filing: its status, deadlines, parties (ID numbers masked) and materials."""
-    await confirmation_service.expire_supplement(
-        session, (await _filing(session, token.court_id, application_id))[0]
-    )
     application, case = await _filing(session, token.court_id, application_id)
+    await notices.expire_supplement(request, background, session, application, case)
     return await _out(session, request, application, case)
 
 

@@ -1,7 +1,10 @@
 """What each party of a case is told about its application for confirmation, through the
 app's notifier (service/notify.py: in-app always, and the configured channels): when it is
-queued, when the court accepts it, when the judge's session is set (with an .ics), and when
-the ruling is issued. Built in the request, sent after its commit (a background task)."""
+queued, when the court accepts it or refuses to (with its reason), when the judge asks for a
+supplement (by when, and that missing it counts as withdrawal), when the judge's session is
+set (with an .ics), when the ruling is issued, and when the application is withdrawn (by a
+party, or the supplement's deadline missed). Built in the request, sent after its commit (a
+background task)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from fastapi import BackgroundTasks, Request
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from confirmation import service as confirmation_service
 from confirmation.models import Application, ApplicationStatus
 from confirmation.service import parties_of
 from rooms.calendar import meeting_ics
@@ -19,7 +23,7 @@ from service import inbox, pages
 from service.clock import now
 from service.domain import Audience, CaseViewer
 from service.i18n import N_, gettext
-from service.models import Case, Organisation
+from service.models import Case, Organisation, Party
 from service.notify import Attachment, Notice, Recipient, notifier_of
 from service.pages import local_time
 
@@ -37,6 +41,23 @@ SESSION_SET = N_(
 RULING = N_(
     "Case {number}: {court} has issued its ruling on the application for judicial"
     " confirmation ({outcome}). It is on your case page."
+)
+NOT_ACCEPTED = N_(
+    "Case {number}: {court} did not accept the application for judicial confirmation. The"
+    " court's reason: {reason}"
+)
+SUPPLEMENT = N_(
+    "Case {number}: the judge asks for a supplement to the application for judicial"
+    " confirmation; what to hand in is on your case page. Hand it in there by {due} (Beijing"
+    " time): if it is not in by then, the application counts as withdrawn."
+)
+WITHDRAWN = N_(
+    "Case {number}: {party} withdrew the application for judicial confirmation to {court}. The"
+    " court will not decide on it."
+)
+LAPSED = N_(
+    "Case {number}: the supplement the judge asked for was not handed in by {due} (Beijing"
+    " time), so the application for judicial confirmation counts as withdrawn."
 )
 OUTCOMES = {
     ApplicationStatus.confirmed: N_("the agreement is confirmed"),
@@ -85,8 +106,12 @@ async def after_move(
     session: AsyncSession,
     application: Application,
     case: Case,
+    *,
+    withdrawn_by: Party | None = None,
 ) -> None:
-    """Tell the parties of the state the application has just reached, if it is news."""
+    """Tell the parties of the state the application has just reached, if it is news.
+    ``withdrawn_by``: the party who withdrew it; without one, a withdrawal is the other kind
+    there is, a supplement's deadline missed (service.expire_supplement)."""
     status = ApplicationStatus(application.status)
     court = await _court(session, application)
     params: dict[str, str | int]
@@ -95,6 +120,18 @@ async def after_move(
     elif status == ApplicationStatus.accepted:
         topic, message = "confirmation.accepted", ACCEPTED
         params = {"court": court, "court_number": application.number or ""}
+    elif status == ApplicationStatus.not_accepted:
+        topic, message = "confirmation.not_accepted", NOT_ACCEPTED
+        params = {"court": court, "reason": application.refusal_reason or ""}
+    elif status == ApplicationStatus.supplement_requested and application.supplement_due:
+        topic, message = "confirmation.supplement", SUPPLEMENT
+        params = {"due": local_time(application.supplement_due)}
+    elif status == ApplicationStatus.withdrawn and withdrawn_by is not None:
+        topic, message = "confirmation.withdrawn", WITHDRAWN
+        params = {"court": court, "party": withdrawn_by.name}
+    elif status == ApplicationStatus.withdrawn and application.supplement_due is not None:
+        topic, message = "confirmation.withdrawn", LAPSED
+        params = {"due": local_time(application.supplement_due)}
     elif status in OUTCOMES:
         topic, message = "confirmation.ruling", RULING
         params = {"court": court, "outcome": gettext("zh_Hans", OUTCOMES[status])}
@@ -105,6 +142,19 @@ async def after_move(
         background,
         await _notices(request, session, case, topic=topic, message=message, params=params),
     )
+
+
+async def expire_supplement(
+    request: Request,
+    background: BackgroundTasks,
+    session: AsyncSession,
+    application: Application,
+    case: Case,
+) -> None:
+    """Whoever looks first after a supplement's deadline records the withdrawal
+    (service.expire_supplement), and the parties are told, once."""
+    if await confirmation_service.expire_supplement(session, application):
+        await after_move(request, background, session, application, case)
 
 
 async def notices_section(

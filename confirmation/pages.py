@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 from sqlmodel import col, select
@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements import service as agreements_service
 from agreements.models import AgreementStatus
-from confirmation import clock, queue
+from confirmation import clock, document, notices, queue
 from confirmation import service as confirmation_service
 from confirmation.access import ApplicationAccess, application_access
 from confirmation.models import (
@@ -27,7 +27,6 @@ from confirmation.models import (
     ApplicationStatus,
     Ground,
     Outcome,
-    ServiceProof,
     SessionRecord,
 )
 from confirmation.router import application_out, queue_view
@@ -137,29 +136,18 @@ async def _session_record(session: AsyncSession, application: Application) -> Se
     ).first()
 
 
-async def _receipts(session: AsyncSession, application: Application) -> list[ServiceProof]:
-    return list(
-        (
-            await session.exec(
-                select(ServiceProof)
-                .where(ServiceProof.application_id == application.id)
-                .order_by(col(ServiceProof.id))
-            )
-        ).all()
-    )
-
-
 @pages_router.get("/confirmations/{application_id}", response_class=HTMLResponse)
 async def application_page(
     request: Request,
     access: Annotated[ApplicationAccess, Depends(_reader)],
     session: SessionDep,
+    background: BackgroundTasks,
 ) -> Response:
     """The application with all its materials, for the court and the case's people: the
     sealed agreement, the mediation record, the parties, admissibility warnings, deadlines and
     history; the judge holding it opens the session and decides here; then the ruling."""
     application, case = access.application, access.case
-    await confirmation_service.expire_supplement(session, application)
+    await notices.expire_supplement(request, background, session, application, case)
     out = await application_out(session, request, access)
     parties = await confirmation_service.parties_of(session, case)
     principal = access.principal
@@ -198,7 +186,6 @@ async def application_page(
         can_withdraw=me is not None and application.status in WITHDRAWABLE,
         decided=application.status in DECIDED,
         record=record,
-        receipts=await _receipts(session, application) if application.status in DECIDED else [],
         grounds=list(Ground),
         outcomes=list(Outcome),
         data=data,
@@ -260,6 +247,14 @@ async def case_section(
         given = {c.party_id for c in consents}
         parties = await confirmation_service.parties_of(session, case)
         party = viewer.party
+        receipt = next(
+            (
+                r
+                for r in await document.receipts_of(session, application)
+                if party is not None and r.party_id == party.id
+            ),
+            None,
+        )
         context |= {
             "view_url": view_url(application),
             "status_label": confirmation_service.STATUS_LABELS[
@@ -272,14 +267,11 @@ async def case_section(
             and party.id not in given,
             "can_withdraw": party is not None and application.status in WITHDRAWABLE,
             "decided": application.status in DECIDED,
-            "receipt": next(
-                (
-                    r
-                    for r in await _receipts(session, application)
-                    if party is not None and r.party_id == party.id
-                ),
-                None,
-            ),
+            "receipt": receipt,
+            # The party's 15 days to object run from their receipt of the ruling.
+            "objection": DeadlineOut.of(objection, now(), request.state.language)
+            if receipt and (objection := clock.objection_of(receipt.opened_at))
+            else None,
         }
     context |= {"audience": viewer.audience.value, "who_labels": WHO_LABELS}
     return pages.fragment(request, "confirmation/case_section.html", **context)

@@ -36,6 +36,7 @@ from confirmation.schemas import (
     NoteIn,
     QueueItem,
     QueuePage,
+    ServiceOut,
     SupplementIn,
 )
 from confirmation.session_router import router as joint_session_router
@@ -268,7 +269,11 @@ async def decide(
 
 @router.post("/api/confirmations/{application_id}/withdraw", response_model=ApplicationOut)
 async def withdraw(
-    body: NoteIn, access: PartyApplication, session: SessionDep, request: Request
+    body: NoteIn,
+    access: PartyApplication,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> ApplicationOut:
     """A party withdraws the application before the ruling."""
     principal = access.principal
@@ -280,6 +285,9 @@ async def withdraw(
         party=principal.party,
         reason=body.reason,
         actor=principal.actor,
+    )
+    await notices.after_move(
+        request, background, session, application, access.case, withdrawn_by=principal.party
     )
     return await application_out(
         session, request, ApplicationAccess(application, access.case, principal)
@@ -308,10 +316,10 @@ async def supplement(
 
 @router.get("/api/confirmations/{application_id}", response_model=ApplicationOut)
 async def get_application(
-    access: ViewableApplication, session: SessionDep, request: Request
+    access: ViewableApplication, session: SessionDep, request: Request, background: BackgroundTasks
 ) -> ApplicationOut:
     """The application, its deadlines and its history."""
-    await confirmation_service.expire_supplement(session, access.application)
+    await notices.expire_supplement(request, background, session, access.application, access.case)
     return await application_out(session, request, access)
 
 
@@ -328,7 +336,8 @@ async def application_document(
 ) -> Response:
     """One of the application's materials (the sealed agreement, the mediation record, the
     ruling) for whoever may see the application, the court's clerks and judges included,
-    from the moment it reaches their queue."""
+    from the moment it reaches their queue. A party opening the ruling receives it: the
+    first time is recorded as the service's receipt (the objection's 15 days run from it)."""
     agreement = await agreements_service.live_agreement(session, access.case.id or 0)
     application = access.application
     own = {
@@ -338,6 +347,11 @@ async def application_document(
     } - {None}
     if sha256 not in own:
         raise NotFound("This application has no such document.")
+    if sha256 == application.ruling_sha256 and isinstance(access.principal, PartyPrincipal):
+        principal = access.principal
+        await document.received(
+            session, application=application, party=principal.party, actor=principal.actor
+        )
     data: bytes = await request.app.state.store.get_bytes_async(sha256)
     return Response(
         data,
@@ -435,4 +449,12 @@ async def application_out(
         ],
         history=history,
         session=await joint_session.session_out(session, application, language),
+        # The ruling's service per party (a party sees their own), with each objection
+        # deadline, which runs from that party's receipt.
+        service=[
+            ServiceOut.of(r, at, language)
+            for r in await document.receipts_of(session, application)
+            if not isinstance(access.principal, PartyPrincipal)
+            or r.party_id == access.principal.party.id
+        ],
     )

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StrictBoo
 from pydantic_core import PydanticCustomError
 
 from confirmation import clock
-from confirmation.models import ApplicationStatus, Basis, Ground, Outcome
+from confirmation.models import ApplicationStatus, Basis, Ground, Outcome, ServiceProof
 from confirmation.session_schemas import SessionOut
 from service.i18n import gettext
 from service.schemas import RowId, Strict, Text
@@ -82,6 +82,26 @@ class DeadlineOut(BaseModel):
         )
 
 
+class ServiceOut(BaseModel):
+    """The ruling served on one party: on their case page (``delivered_at``), received when
+    they first opened it (``opened_at``), and their objection deadline, from receipt."""
+
+    party_id: int
+    delivered_at: datetime
+    opened_at: datetime | None
+    objection: DeadlineOut | None
+
+    @classmethod
+    def of(cls, proof: ServiceProof, at: datetime, language: str) -> ServiceOut:
+        deadline = clock.objection_of(proof.opened_at)
+        return cls(
+            party_id=proof.party_id,
+            delivered_at=proof.delivered_at,
+            opened_at=proof.opened_at,
+            objection=DeadlineOut.of(deadline, at, language) if deadline else None,
+        )
+
+
 class ConsentOut(BaseModel):
     party_id: int
     at: datetime
@@ -137,6 +157,7 @@ class ApplicationOut(BaseModel):
     decisions: list[DecisionOut]
     history: list[HistoryOut]
     session: SessionOut | None = None  # the judge's session record, once opened
+    service: list[ServiceOut] = Field(default_factory=list)  # the ruling's, per party
 
 
 class QueueItem(BaseModel):

@@ -275,9 +275,13 @@ async def walk(
         ruling = page.get_by_test_id("ruling-pdf")
         await expect(ruling).to_be_visible()
         href = await ruling.get_attribute("href")
-        assert href and href.startswith("/api/documents/")
+        # Through the application's route, where the party's opening it is their receipt.
+        assert href and href.startswith(f"/api/confirmations/{app_id}/documents/")
+        await expect(page.get_by_test_id("objection-pending")).to_be_visible()
         r = await page.request.get(href)
         assert r.ok and (await r.body()).startswith(b"%PDF")
+        await page.reload()  # received: the 15 days to object run from today
+        await expect(page.get_by_test_id("deadline-objection")).to_be_visible()
     await check(party_pages["applicant"], "case page, party, the ruling")
 
 

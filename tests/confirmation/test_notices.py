@@ -1,6 +1,8 @@
 """Notifications: email against a real SMTP server (aiosmtpd on 127.0.0.1), SMS against a
 local HTTP listener, and the parties told in-app (and by SMS) as their application is
-queued, accepted and ruled on; the session's notice carries an .ics."""
+queued, accepted and ruled on, refused, sent back for a supplement and withdrawn (by a
+party, or the supplement's deadline missed: told once, whoever looks first); the session's
+notice carries an .ics."""
 
 from __future__ import annotations
 
@@ -9,21 +11,24 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import Message
 from typing import Any
 
 import httpx
 import pytest
+import time_machine
 from aiosmtpd.controller import Controller
 from sqlmodel import col, select
 
-from confirmation import notices
+from confirmation import notices, tokens
+from service.clock import CHINA, now
 from service.inbox import InAppNotice
 from service.notify import Attachment, ChannelNotifier, Notice, Recipient
 from service.notify_channels import EmailChannel, InAppChannel, SmsChannel
 from service.settings import NotifySettings
-from tests.confirmation.helpers import claimed
+from tests.confirmation.helpers import claimed, queued, staff_headers
 from tests.conftest import Factory
 
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
@@ -180,3 +185,132 @@ async def test_the_parties_are_told_as_the_application_moves(
     phones = [p.phone for p in (world.applicant, world.respondent) if p.phone]
     assert len(texts) == 3 * len(phones)
     assert all(world.case.number in t and "/join/" not in t for t in texts)
+
+
+async def _told(factory: Factory, applied: Any) -> dict[int, list[tuple[str, dict[str, Any]]]]:
+    """Each party's in-app notices about the application: (topic, params), oldest first."""
+    world = applied.signing.world
+    parties = [world.applicant.id, world.respondent.id]
+    async with factory.uow() as s:
+        rows = (
+            await s.exec(
+                select(InAppNotice)
+                .where(col(InAppNotice.party_id).in_(parties))
+                .order_by(col(InAppNotice.id))
+            )
+        ).all()
+    return {p: [(n.topic, n.params_dict()) for n in rows if n.party_id == p] for p in parties}
+
+
+def _last(told: dict[int, list[tuple[str, dict[str, Any]]]]) -> list[tuple[str, dict[str, Any]]]:
+    return [notices[-1] for notices in told.values()]
+
+
+async def test_the_parties_are_told_the_court_refused_it_with_its_reason(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    applied = await queued(client, factory)
+    reason = "申请人未提交身份证明材料。"
+    r = await client.post(
+        f"/api/confirmations/{applied.id}/accept",
+        json={"accept": False, "reason": reason},
+        headers=applied.clerk,
+    )
+    assert r.status_code == 200 and r.json()["status"] == "not_accepted", r.text
+    for topic, params in _last(await _told(factory, applied)):
+        assert topic == "confirmation.not_accepted" and params["reason"] == reason
+    page = await client.get("/my-case", headers=applied.signing.respondent)
+    assert "决定不予受理司法确认申请" in page.text and reason in page.text
+
+
+async def test_the_parties_are_told_of_a_supplement_and_of_a_party_withdrawing(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    applied = await claimed(client, factory)
+    due = now().replace(microsecond=0) + timedelta(days=5)
+    r = await client.post(
+        f"/api/confirmations/{applied.id}/decision",
+        json={"outcome": "supplement_requested", "reason": "请补充借款凭证。",
+              "supplement_due": due.isoformat()},
+        headers=applied.judge,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    beijing = due.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    assert _last(await _told(factory, applied)) == [("confirmation.supplement", {
+        "number": applied.signing.world.case.number, "due": beijing})] * 2  # fmt: skip
+    page = await client.get("/my-case", headers=applied.signing.applicant)
+    assert f"请于北京时间{beijing}前" in page.text and "视为撤回申请" in page.text
+
+    r = await client.post(
+        f"/api/confirmations/{applied.id}/withdraw",
+        json={"reason": "双方已自行履行。"},
+        headers=applied.signing.respondent,
+    )
+    assert r.status_code == 200 and r.json()["status"] == "withdrawn", r.text
+    told = await _told(factory, applied)
+    name = applied.signing.world.respondent.name
+    for topic, params in _last(told):
+        assert topic == "confirmation.withdrawn" and params["party"] == name
+    for notices_of_party in told.values():
+        assert [t for t, _ in notices_of_party] == [
+            "confirmation.queued",
+            "confirmation.accepted",
+            "confirmation.supplement",
+            "confirmation.withdrawn",
+        ]
+
+
+async def test_a_missed_supplement_deadline_is_told_once_whoever_looks_first(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    applied = await claimed(client, factory)
+    court_id = applied.signing.world.court.id or 0
+    async with factory.uow() as s:
+        _, plain = await tokens.issue(s, court_id=court_id, name="审判流程管理系统")
+    court = {"Authorization": f"Bearer {plain}"}
+    due = now().replace(microsecond=0) + timedelta(days=2)
+    r = await client.post(
+        f"/api/ecf/filings/{applied.id}/decision",
+        json={"outcome": "supplement_requested", "reason": "请补充借款凭证。",
+              "supplement_due": due.isoformat()},
+        headers=court,
+    )  # fmt: skip
+    assert r.status_code == 200 and r.json()["status"] == "supplement_requested", r.text
+    assert [t for t, _ in _last(await _told(factory, applied))] == ["confirmation.supplement"] * 2
+
+    with time_machine.travel(due + timedelta(minutes=1), tick=True):
+        # The court's system looks first: the withdrawal is recorded, the parties told.
+        r = await client.get(f"/api/ecf/filings/{applied.id}", headers=court)
+        assert r.status_code == 200 and r.json()["status"] == "withdrawn", r.text
+        world = applied.signing.world
+        token = await factory.invite(world.mediator, world.case, world.applicant)
+        party = await factory.party_headers(client, token)
+        client.cookies.clear()
+        # Later looks, on the page and through the API, tell no one again.
+        assert (await client.get(f"/confirmations/{applied.id}", headers=party)).status_code == 200
+        r = await client.get(f"/api/confirmations/{applied.id}", headers=party)
+        assert r.json()["status"] == "withdrawn"
+    told = await _told(factory, applied)
+    beijing = due.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    for notices_of_party in told.values():
+        assert [t for t, _ in notices_of_party].count("confirmation.withdrawn") == 1
+        topic, params = notices_of_party[-1]
+        assert topic == "confirmation.withdrawn" and params["due"] == beijing
+        assert "party" not in params
+
+
+async def test_the_page_is_a_first_look_too(client: httpx.AsyncClient, factory: Factory) -> None:
+    applied = await claimed(client, factory)
+    due = now().replace(microsecond=0) + timedelta(days=1)
+    r = await client.post(
+        f"/api/confirmations/{applied.id}/decision",
+        json={"outcome": "supplement_requested", "reason": "请补充。",
+              "supplement_due": due.isoformat()},
+        headers=applied.judge,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    with time_machine.travel(due + timedelta(hours=1), tick=True):
+        judge = await staff_headers(client, factory, applied.signing.world.judge)
+        r = await client.get(f"/confirmations/{applied.id}", headers=judge)
+        assert r.status_code == 200 and 'data-status="withdrawn"' in r.text
+    assert [t for t, _ in _last(await _told(factory, applied))] == ["confirmation.withdrawn"] * 2

@@ -232,7 +232,8 @@ async def test_the_judge_holding_it_decides_and_the_parties_see_the_ruling(
     for party in (applied.signing.applicant, applied.signing.respondent):
         r = await client.get("/my-case", headers=party)
         assert has(r.text, "confirmation-ruling")
-        assert f'href="/api/documents/{sha256}"' in r.text
+        # Through the application's route, where opening it is the party's receipt.
+        assert f'href="/api/confirmations/{applied.id}/documents/{sha256}"' in r.text
         assert not has(r.text, "confirmation-withdraw")
         r = await client.get(f"/confirmations/{applied.id}", headers=party)
         assert has(r.text, "ruling-section") and 'data-outcome="confirmed"' in r.text
