@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from confirmation.models import Application, ApplicationStatus, QueueCount
+from service import audit
 from service.models import Case
 
 # What a court works on: waiting to be accepted, accepted, with a judge, awaiting a supplement.
@@ -107,9 +108,12 @@ async def moved(
     after: ApplicationStatus,
 ) -> None:
     """Keep the court's counts with a move (``before`` None: a new application), in the
-    move's transaction. The two rows are written in the states' order, so that two moves
-    crossing (claimed -> supplement_requested, supplement_requested -> claimed) cannot
-    deadlock on PostgreSQL."""
+    move's transaction. Every move records an audit event, which holds the audit chain's
+    lock to the end of the transaction; that lock is taken first here, before the count
+    rows, so that a move whose event came before its counts (a consent that queues the
+    application, a decision whose ruling was recorded) cannot deadlock on PostgreSQL with
+    one whose counts came first."""
+    await audit.hold_lock(session)
     deltas = {after: 1} if before is None else {before: -1, after: 1}
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

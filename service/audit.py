@@ -75,6 +75,15 @@ def event_hash(
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+async def hold_lock(session: AsyncSession) -> None:
+    """The chain's writer lock, held to the end of the transaction (on SQLite the write lock
+    already is). A writer that locks other shared rows too (the court queue's counts) takes
+    this first, so that every writer waits in the same order and none deadlocks."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        lock = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_PG_AUDIT_LOCK)
+        await session.exec(lock)  # type: ignore[call-overload]
+
+
 async def record(
     session: AsyncSession,
     *,
@@ -87,9 +96,7 @@ async def record(
 
     ``data`` must already be free of full ID numbers: callers pass masked values.
     """
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        lock = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_PG_AUDIT_LOCK)
-        await session.exec(lock)  # type: ignore[call-overload]
+    await hold_lock(session)
     head = (
         await session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(1))
     ).first()

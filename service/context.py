@@ -73,22 +73,24 @@ class RequestContext:
                     headers.append("set-cookie", _language_cookie(language))
             await send(message)
 
+        def request_line() -> None:
+            ms = round((time.perf_counter() - started) * 1000, 1)
+            log.info("%s %s %s", request.method, shown, status, extra={"ms": ms})
+
         try:
             try:
                 await self.app(scope, receive, send_with_headers)
             except Exception:
+                if begun:
+                    # Part of the answer is out (a stream, or a background task failed after
+                    # it): its request line, then the error to uvicorn, which logs it with
+                    # its traceback and ends the connection.
+                    request_line()
+                    raise
                 # Logged here with its traceback and request id, then answered like any other
                 # error, so that a 500 too has its one request line and its security headers.
                 log.exception("unhandled error in %s %s", request.method, shown)
-                if begun:  # part of the answer is out: nothing to do but end the connection
-                    raise
                 await internal_error(request)(scope, receive, send_with_headers)
-            log.info(
-                "%s %s %s",
-                request.method,
-                shown,
-                status,
-                extra={"ms": round((time.perf_counter() - started) * 1000, 1)},
-            )
+            request_line()
         finally:
             logs.request_id.reset(token)

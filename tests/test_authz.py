@@ -37,6 +37,7 @@ from fastapi import routing
 from starlette.routing import WebSocketRoute
 
 from agreements import service as agreements_service
+from confirmation import queue
 from confirmation.models import Application, ApplicationStatus, Basis
 from rooms import service as rooms_service
 from rooms.models import RoomKind
@@ -207,6 +208,10 @@ async def claimed_application(
         )
         s.add(application)
         await s.flush()
+        # The queue's counts, as the moves keep them (written directly, so kept here too).
+        await queue.moved(
+            s, court_id=application.court_id, before=None, after=ApplicationStatus.claimed
+        )
         return application.id or 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, BackgroundTasks, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -53,6 +53,14 @@ class Toy:
         @router.get("/api/toy/boom")
         async def boom() -> None:
             raise RuntimeError("a bug in a domain")
+
+        @router.get("/api/toy/late")
+        async def late(background: BackgroundTasks) -> dict[str, bool]:
+            def fail() -> None:
+                raise RuntimeError("a background task's bug, after the answer")
+
+            background.add_task(fail)
+            return {"ok": True}
 
         @router.get("/toy/cases/{case_id}", response_class=HTMLResponse)
         async def toy_page(request: Request, case: MediatorCase) -> HTMLResponse:
@@ -251,3 +259,14 @@ async def test_a_bug_in_a_domain_is_logged_and_answered_with_the_usual_headers(
     assert failed and (failed[0].exc_info is not None or failed[0].exc_text)
     lines = [rec.getMessage() for rec in caplog.records]
     assert "GET /api/toy/boom 500" in lines  # the one request line, as for any answer
+
+
+async def test_a_failure_after_the_answer_keeps_its_request_line(
+    toy: tuple[Toy, FastAPI], toy_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The answer (200) is out when the background task fails: the server can only end the
+    # connection, and the error goes on to it (here: to the test's transport).
+    with caplog.at_level("INFO", logger="mediation.http"), pytest.raises(RuntimeError):
+        await toy_client.get("/api/toy/late")
+    lines = [rec.getMessage() for rec in caplog.records]
+    assert "GET /api/toy/late 200" in lines

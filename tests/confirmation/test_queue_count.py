@@ -4,6 +4,7 @@ page: it must follow every move, once per move, including twenty judges claiming
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 from sqlalchemy import func
@@ -11,6 +12,8 @@ from sqlmodel import col, select
 
 from confirmation import queue
 from confirmation.models import Application
+from confirmation.models import ApplicationStatus as S
+from service import audit
 from tests.confirmation.helpers import Applied, another_judge, hold_session, queued, staff_headers
 from tests.conftest import Factory
 
@@ -53,6 +56,7 @@ async def test_the_total_follows_every_move(client: httpx.AsyncClient, factory: 
     assert r.status_code == 200, r.text
     assert await _total(client, applied, "queued") == 0
     assert await _total(client, applied, "accepted") == 1
+    assert await _kept(factory, court_id) == await _recounted(factory, court_id)
 
     judges = [await another_judge(factory, applied.signing.world.court) for _ in range(20)]
     headers = [await staff_headers(client, factory, judge) for judge in judges]
@@ -93,3 +97,34 @@ async def test_a_refused_move_changes_no_count(client: httpx.AsyncClient, factor
     assert await _kept(factory, court_id) == await _recounted(factory, court_id)
     assert await _kept(factory, court_id) == {"not_accepted": 1}
     assert await _total(client, applied) == 0
+
+
+async def test_moves_that_lock_in_either_order_do_not_deadlock(factory: Factory) -> None:
+    """A consent records its event and then moves the application to the queue; an acceptance
+    moves first and records after. Both lock the audit chain and the court's counts: they
+    must queue one behind the other, not deadlock (PostgreSQL would end one of them)."""
+    court = await factory.court()
+    court_id = court.id or 0
+    event_held = asyncio.Event()
+    moving = asyncio.Event()
+
+    async def consent_like() -> None:
+        async with factory.uow() as s:
+            await audit.record(s, actor=audit.SYSTEM, action="confirmation.consented")
+            event_held.set()
+            # Give the other one time to reach its move (it waits on our lock, if it works).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(moving.wait(), 2)
+            await asyncio.sleep(0.2)
+            await queue.moved(s, court_id=court_id, before=None, after=S.queued)
+            await audit.record(s, actor=audit.SYSTEM, action="confirmation.queued")
+
+    async def accept_like() -> None:
+        await event_held.wait()
+        async with factory.uow() as s:
+            moving.set()
+            await queue.moved(s, court_id=court_id, before=S.queued, after=S.accepted)
+            await audit.record(s, actor=audit.SYSTEM, action="confirmation.accepted")
+
+    await asyncio.wait_for(asyncio.gather(consent_like(), accept_like()), 60)
+    assert await _kept(factory, court_id) == {"accepted": 1}  # queued: +1 -1
