@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from confirmation import ecf, notices, tokens
 from confirmation import router as api
+from confirmation import service as confirmation_service
 from confirmation.hosts import court_reader
 from confirmation.pages import case_section, pages_router, party_landing
 from confirmation.strings import CONFIRMATION_SCRIPT_STRINGS
@@ -49,6 +50,8 @@ def domain() -> Domain:
         commands=tokens.add_commands,
         # Judges of a court that accepted the case's application read its record.
         case_readers=(court_reader,),
+        # A live application fixes the case's venue (its court was chosen from it).
+        venue_guards=(confirmation_service.venue_fixed,),
         script_strings=tuple(CONFIRMATION_SCRIPT_STRINGS),
         case_sections=(case_section, notices.notices_section),
         party_landing=party_landing,

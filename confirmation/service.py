@@ -617,6 +617,17 @@ async def decisions_of(session: AsyncSession, application: Application) -> list[
     )
 
 
+async def venue_fixed(session: AsyncSession, case: Case) -> None:
+    """The courts a case may go to are fixed once an application to one is under way: its
+    court and basis were chosen from them (Domain.venue_guards)."""
+    application = await application_for(session, case.id or 0)
+    if application is not None:
+        raise InvalidTransition(
+            "An application for judicial confirmation is under way: the referring court and "
+            "the place of the subject matter can no longer change. Withdraw it first."
+        )
+
+
 async def application_for(session: AsyncSession, case_id: int) -> Application | None:
     """The case's live application (not refused, not withdrawn), if any."""
     return (

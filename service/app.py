@@ -194,6 +194,7 @@ def create_app(settings: Settings | None = None, domains: list[Domain] | None = 
         d.signing_evidence for d in domains if d.signing_evidence is not None
     )
     app.state.case_readers = tuple(r for d in domains for r in d.case_readers)
+    app.state.venue_guards = tuple(g for d in domains for g in d.venue_guards)
     app.include_router(health_router)
     app.include_router(router)
     app.include_router(pages.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import audit, venue
 from service.clock import now
+from service.domain import VenueGuard
 from service.errors import Invalid, InvalidTransition, NotFound
 from service.i18n import N_
 from service.models import (
@@ -315,10 +317,15 @@ async def transition(
 
 
 async def update_case(
-    session: AsyncSession, *, case: Case, actor: audit.Actor, changes: dict[str, Any]
+    session: AsyncSession,
+    *,
+    case: Case,
+    actor: audit.Actor,
+    changes: dict[str, Any],
+    guards: Iterable[VenueGuard] = (),
 ) -> Case:
     """Change what a case records about its competent courts (service/venue.py) while it
-    is open, under its row lock, like a move of its state."""
+    is open and no domain's ``guards`` object, under its row lock, like a move of its state."""
     await session.exec(
         select(Case)
         .where(Case.id == case.id)
@@ -326,6 +333,8 @@ async def update_case(
         .execution_options(populate_existing=True)
     )
     refuse_if_ended(case, N_("A case in state '{state}' ({state_label}) can no longer be changed."))
+    for guard in guards:
+        await guard(session, case)
     return await venue.change(session, case=case, actor=actor, changes=changes)
 
 

@@ -53,6 +53,10 @@ SigningEvidence = Callable[[AsyncSession, Case, Party], Awaitable[dict[str, Any]
 # rooms, recordings): a judge of a court that accepted the case's application, say. Asked by
 # service/auth.py; any one saying yes lets them read, none lets them write.
 CaseReader = Callable[[AsyncSession, User, Case], Awaitable[bool]]
+# Raises a domain error (409) when what the case records about its competent courts may no
+# longer change: an application to a court is under way on them, say. Asked by PATCH
+# /api/cases/{id} under the case's row lock.
+VenueGuard = Callable[[AsyncSession, Case], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Domain:
     # each sets ``func(args, settings) -> int`` like service/cli.py's own.
     commands: Callable[[Any], None] | None = None
     case_readers: tuple[CaseReader, ...] = ()
+    venue_guards: tuple[VenueGuard, ...] = ()
 
 
 def check_domains(domains: list[Domain], *, service_actions: Iterable[str] = ()) -> None:

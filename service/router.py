@@ -299,12 +299,21 @@ async def get_case(case: ViewableCase, principal: CurrentPrincipal, session: Ses
 
 @router.patch("/cases/{case_id}", response_model=CaseOut, tags=["cases"])
 async def update_case(
-    body: CasePatch, case: MediatorCase, mediator: CurrentMediator, session: SessionDep
+    body: CasePatch,
+    case: MediatorCase,
+    mediator: CurrentMediator,
+    session: SessionDep,
+    request: Request,
 ) -> CaseOut:
     """The court that referred the case and where its subject matter is (the courts that
-    may confirm its agreement), while the case is open; only the fields sent change."""
+    may confirm its agreement), while the case is open and no application to a court is
+    under way on them; only the fields sent change."""
     await cases.update_case(
-        session, case=case, actor=mediator.actor, changes=body.model_dump(exclude_unset=True)
+        session,
+        case=case,
+        actor=mediator.actor,
+        changes=body.model_dump(exclude_unset=True),
+        guards=request.app.state.venue_guards,
     )
     grouped = await cases.parties_of(session, [case.id or 0])
     return case_out(case, grouped[case.id or 0])

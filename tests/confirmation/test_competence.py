@@ -326,3 +326,30 @@ async def test_the_migration_keeps_cases_and_applications(
             assert counted.scalar_one() == 2
     finally:
         await engine.dispose()
+
+
+async def test_an_application_under_way_fixes_the_venue(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    applied = await queued(client, factory)
+    case_id = applied.signing.world.case.id or 0
+    referring = await factory.court(region_code="晋0405")
+    before = await _updates(factory, case_id)
+    r = await _patch(client, case_id, applied.signing.mediator, referred_by_court_id=referring.id)
+    assert r.status_code == 409 and "请先撤回申请" in r.json()["detail"], r.text
+    r = await _patch(client, case_id, applied.signing.mediator, subject_region="140521")
+    assert r.status_code == 409, r.text
+    assert await _updates(factory, case_id) == before  # nothing written
+    async with factory.uow() as s:
+        case = await s.get(Case, case_id)
+        assert case is not None
+        assert case.referred_by_court_id is None and case.subject_region is None
+    # Withdrawn, the application no longer holds it.
+    r = await client.post(
+        f"/api/confirmations/{applied.id}/withdraw",
+        json={"reason": "双方自行履行"},
+        headers=applied.signing.applicant,
+    )
+    assert r.status_code == 200, r.text
+    r = await _patch(client, case_id, applied.signing.mediator, subject_region="140521")
+    assert r.status_code == 200, r.text
