@@ -3,7 +3,7 @@ domain's hooks into service/'s pages: its part of the case pages, and where a pa
 link leads while an agreement waits for their signature.
 
 Pages only read. Every change (start, save, send for signing, sign) goes through the JSON
-API (agreements/router.py) from the pages' modules, static/js/agreement/*.js.
+API (agreements/router.py, signing_router.py) from the pages' modules, static/js/agreement/*.js.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from agreements import catalog
 from agreements import service as agreements_service
 from agreements.access import AgreementAccess, agreement_access
 from agreements.models import Agreement, AgreementStatus
-from agreements.router import agreement_out
 from agreements.service import STATUS_LABELS
+from agreements.views import agreement_out
 from service import cases, pages
 from service.auth import CurrentMediator, MediatorCase, OptionalPrincipal, PathId
 from service.db import SessionDep

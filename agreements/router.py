@@ -1,53 +1,46 @@
-"""The agreements' HTTP API (API.md). Routes validate and translate; the logic is in
-agreements/service.py and agreements/signing.py; the request's unit of work commits."""
+"""The agreements' HTTP API (API.md): templates, drafting, versions and the diff, voiding,
+the PDF. Routes validate and translate; the logic is in agreements/service.py; the request's
+unit of work commits. Sending out for signing and signing are in agreements/signing_router.py,
+included here; the answers (AgreementOut) are built in agreements/views.py."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from agreements import catalog, document, signing
+from agreements import catalog, document
 from agreements import service as agreements_service
 from agreements.access import AgreementAccess, EditableAgreement, ViewableAgreement
 from agreements.clauses import diff
-from agreements.models import Agreement, AgreementStatus, AgreementVersion, Signature, SignMethod
 from agreements.schemas import (
     AgreementIn,
     AgreementOut,
     AgreementSave,
-    AwaitingOut,
     ClauseDiffOut,
-    ClauseOut,
     DiffOut,
-    FindingOut,
-    SignatureIn,
-    SignatureOut,
     TemplateOut,
     VersionOut,
     VersionSummary,
     VoidIn,
 )
-from agreements.service import read
+from agreements.signing_router import router as signing_router
+from agreements.views import agreement_out, announce, version_out
 from service.auth import (
     CurrentMediator,
     CurrentPrincipal,
     MediatorCase,
-    PartyPrincipal,
     StaffPrincipal,
     ViewableCase,
 )
 from service.db import SessionDep
-from service.errors import Invalid, NotFound
-from service.hub import AGREEMENT_TOPIC
+from service.errors import NotFound
 from service.i18n import gettext
-from service.router import client_address
 
 router = APIRouter(tags=["agreements"])
-TOPIC = AGREEMENT_TOPIC
+router.include_router(signing_router)  # sending out for signing, the signatures
 
 
 @router.get("/api/templates", response_model=list[TemplateOut])
@@ -203,100 +196,6 @@ async def void_agreement(
     )
 
 
-@router.post("/api/agreements/{agreement_id}/send-for-signing", response_model=AgreementOut)
-async def send_for_signing(
-    access: EditableAgreement, session: SessionDep, request: Request, background: BackgroundTasks
-) -> AgreementOut:
-    """Freeze the latest version for signing (409 while its check finds errors, or while
-    the case is not in mediation)."""
-    agreement = await agreements_service.send_for_signing(
-        session,
-        agreement_id=access.agreement.id or 0,
-        case=access.case,
-        actor=access.principal.actor,
-    )
-    announce(request, background, agreement)
-    return await agreement_out(
-        session, request, AgreementAccess(agreement, access.case, access.principal)
-    )
-
-
-@router.post(
-    "/api/agreements/{agreement_id}/signatures", response_model=AgreementOut, status_code=201
-)
-async def add_signature(
-    body: SignatureIn,
-    access: ViewableAgreement,
-    session: SessionDep,
-    request: Request,
-    background: BackgroundTasks,
-) -> AgreementOut:
-    """A party's signature, or (last) the mediator's, on the version out for signing; 409
-    when the version or its hash is not the one out for signing, or the signer has signed."""
-    if body.method == SignMethod.drawn:
-        if body.image_png is None or body.typed_name is not None:
-            raise Invalid(
-                "A drawn signature carries the picture and no typed name.", field="image_png"
-            )
-        await asyncio.to_thread(signing.check_png, body.image_png)
-        image_sha256: str | None = hashlib.sha256(body.image_png).hexdigest()
-    else:
-        if body.typed_name is None or body.image_png is not None:
-            raise Invalid("A typed signature carries the name and no picture.", field="typed_name")
-        image_sha256 = None
-    principal = access.principal
-    signer, evidence = await _signer(session, request, access)
-    agreement, _ = await signing.sign(
-        session,
-        agreement_id=access.agreement.id or 0,
-        case=access.case,
-        signer=signer,
-        version=body.version,
-        content_sha256=body.content_sha256,
-        method=body.method,
-        image_sha256=image_sha256,
-        typed_name=body.typed_name,
-        address=client_address(request),
-        user_agent=request.headers.get("user-agent", ""),
-        evidence=evidence,
-        actor=principal.actor,
-        issue=document.issuer(
-            request,
-            session,
-            access.case,
-            {image_sha256: body.image_png} if image_sha256 and body.image_png else None,
-        ),
-    )
-    if body.image_png is not None:  # stored once the signature is accepted, not before
-        await request.app.state.store.put_bytes_async(body.image_png)
-    announce(request, background, agreement)
-    return await agreement_out(session, request, AgreementAccess(agreement, access.case, principal))
-
-
-async def _signer(
-    session: SessionDep, request: Request, access: AgreementAccess
-) -> tuple[signing.Signer, dict[str, Any]]:
-    """Who signs, and how they were identified: the join link they came in by and the
-    consent ledger (a party), or the staff login (the mediator). Never the token itself."""
-    principal = access.principal
-    if isinstance(principal, PartyPrincipal):
-        formalities: dict[str, Any] = {}
-        for source in request.app.state.signing_evidence:
-            formalities.update(await source(session, access.case, principal.party))
-        evidence = {
-            "via": "join_link",
-            "invitation_id": principal.auth_session.invitation_id,
-            "session_started": principal.auth_session.created_at.isoformat(),
-            "formalities": formalities,
-        }
-        return signing.Signer(principal.party.name, party_id=principal.party.id), evidence
-    evidence = {
-        "via": "staff_login",
-        "session_started": principal.auth_session.created_at.isoformat(),
-    }
-    return signing.Signer(principal.user.name, user_id=principal.user.id), evidence
-
-
 @router.get(
     "/api/agreements/{agreement_id}/pdf",
     response_class=Response,
@@ -318,104 +217,3 @@ def _user_id(principal: Any) -> int:
     if not isinstance(principal, StaffPrincipal):  # (EditableAgreement lets only staff in)
         raise NotFound("No such agreement.")
     return principal.user.id or 0
-
-
-def announce(request: Request, background: BackgroundTasks, agreement: Agreement) -> None:
-    """Once committed, the case's meeting hears of it (rooms subscribe through the hub)."""
-    background.add_task(
-        request.app.state.hub.publish,
-        TOPIC,
-        {
-            "case_id": agreement.case_id,
-            "agreement_id": agreement.id,
-            "version": agreement.latest_version,
-            "status": agreement.status,
-        },
-    )
-
-
-def version_out(version: AgreementVersion, request: Request, access: AgreementAccess) -> VersionOut:
-    template, parties, content = read(version)
-    party_id = access.party_id
-    if party_id is not None:
-        # Another party is shown by name and role only (API.md), in the JSON as on the pages.
-        parties = [
-            p if p.id == party_id else p.model_copy(update=dict.fromkeys(document.PRIVATE))
-            for p in parties
-        ]
-    language = request.state.language
-    return VersionOut(
-        number=version.number,
-        content_sha256=version.content_sha256,
-        created_at=version.created_at,
-        template=template,
-        parties=parties,
-        content=content,
-        clauses=[
-            ClauseOut(key=c.key, heading=c.heading, text=c.text)
-            for c in agreements_service.clauses_of(version)
-        ],
-        findings=[
-            FindingOut(
-                level=f.level,
-                code=f.code,
-                clause=f.clause,
-                message=gettext(language, f.message, **f.params),
-                rule=f.rule,
-            )
-            for f in agreements_service.findings(version, on=agreements_service.today())
-        ],
-    )
-
-
-async def agreement_out(
-    session: SessionDep, request: Request, access: AgreementAccess
-) -> AgreementOut:
-    agreement = access.agreement
-    latest = await agreements_service.version_of(session, agreement, agreement.latest_version)
-    number = agreement.signing_version
-    if agreement.status == AgreementStatus.effective:
-        number = agreement.latest_version
-    signatures: list[Signature] = (
-        await agreements_service.signatures_of(session, agreement, version=number) if number else []
-    )
-    awaiting: list[AwaitingOut] = []
-    if agreement.status == AgreementStatus.signing:
-        _, parties, _ = read(await agreements_service.version_of(session, agreement, number or 1))
-        signed = {s.party_id for s in signatures}
-        awaiting = [
-            AwaitingOut(party_id=p.id, name=p.name, role=p.role)
-            for p in parties
-            if p.id not in signed
-        ]
-        awaiting.append(AwaitingOut(party_id=None, name="", role="mediator"))
-    return AgreementOut(
-        id=agreement.id or 0,
-        case_id=agreement.case_id,
-        template=agreement.template,
-        status=AgreementStatus(agreement.status),
-        latest_version=agreement.latest_version,
-        signing_version=agreement.signing_version,
-        effective_at=agreement.effective_at,
-        confirmation_deadline=(
-            agreements_service.effective_deadline(agreement.effective_at)
-            if agreement.effective_at
-            else None
-        ),
-        document_sha256=agreement.document_sha256,
-        version=version_out(latest, request, access),
-        signatures=[
-            SignatureOut(
-                id=s.id or 0,
-                version=s.version,
-                content_sha256=s.content_sha256,
-                party_id=s.party_id,
-                user_id=s.user_id,
-                signer_name=s.signer_name,
-                method=SignMethod(s.method),
-                signed_at=s.signed_at,
-            )
-            for s in signatures
-        ],
-        awaiting=awaiting,
-    )

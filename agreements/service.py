@@ -1,10 +1,10 @@
-"""Agreements: starting one from a template, saving versions, sending one out for signing.
+"""Agreements: starting one from a template, saving versions, voiding one.
 
 Every function takes the request's session and only adds and flushes: the caller's unit of
 work commits, so a refused save or signature leaves the versions and signatures exactly as
 they were. Every change to an agreement first locks its row (``locked``), so two saves, or
 a save and a signature, cannot interleave on PostgreSQL (SQLite has one writer anyway).
-Signing and taking effect are in agreements/signing.py.
+Sending one out for signing, signing and taking effect are in agreements/signing.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from service.cases import CHINA
 from service.clock import end_of_period, now
 from service.errors import Conflict, Invalid, InvalidTransition, NotFound
 from service.i18n import N_
-from service.models import Case, CaseStatus, Party
+from service.models import Case, Party
 from service.personal import mask_id_number
 
 # The agreement's state machine (DESIGN.md): each state's moves.
@@ -304,34 +304,6 @@ async def void_signatures(session: AsyncSession, agreement: Agreement) -> int:
         session.add(row)
     await session.flush()
     return len(rows)
-
-
-async def send_for_signing(
-    session: AsyncSession, *, agreement_id: int, case: Case, actor: audit.Actor
-) -> Agreement:
-    """Freeze the latest version for signing: the check must find no error, and the case
-    must be in mediation (an effective agreement moves it to ``agreed``)."""
-    agreement = await locked(session, agreement_id)
-    if case.status != CaseStatus.mediating:
-        raise InvalidTransition(
-            "The case is {state_label}: start the mediation before the agreement is signed.",
-            state_label=cases.STATUS_LABELS[CaseStatus(case.status)],
-        )
-    version = await version_of(session, agreement, agreement.latest_version)
-    errors = check.blocking(findings(version, on=today()))
-    if errors:
-        raise Conflict(
-            "The agreement is not ready to sign: {count} problems are listed in its check.",
-            count=len(errors),
-        )
-    agreement.signing_version = version.number
-    return await transition(
-        session,
-        agreement=agreement,
-        to=AgreementStatus.signing,
-        actor=actor,
-        data={"version": version.number, "sha256": version.content_sha256},
-    )
 
 
 async def version_of(session: AsyncSession, agreement: Agreement, number: int) -> AgreementVersion:

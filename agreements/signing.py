@@ -1,4 +1,5 @@
-"""Signatures bound to the exact text, and the agreement taking effect.
+"""Sending an agreement out for signing, signatures bound to the exact text, and the
+agreement taking effect.
 
 A signer names the version and the hash of the text they read; anything else is 409, so a
 signature can never land on a text its signer did not see. Each party signs once; the
@@ -84,6 +85,34 @@ def check_png(data: bytes) -> None:
                 raise Invalid("The signature image is empty: sign in the box.", field="image_png")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise Invalid("The signature image is not a PNG picture.", field="image_png") from None
+
+
+async def send_for_signing(
+    session: AsyncSession, *, agreement_id: int, case: Case, actor: audit.Actor
+) -> Agreement:
+    """Freeze the latest version for signing: the check must find no error, and the case
+    must be in mediation (an effective agreement moves it to ``agreed``)."""
+    agreement = await locked(session, agreement_id)
+    if case.status != CaseStatus.mediating:
+        raise InvalidTransition(
+            "The case is {state_label}: start the mediation before the agreement is signed.",
+            state_label=cases.STATUS_LABELS[CaseStatus(case.status)],
+        )
+    version = await version_of(session, agreement, agreement.latest_version)
+    errors = check.blocking(findings(version, on=today()))
+    if errors:
+        raise Conflict(
+            "The agreement is not ready to sign: {count} problems are listed in its check.",
+            count=len(errors),
+        )
+    agreement.signing_version = version.number
+    return await transition(
+        session,
+        agreement=agreement,
+        to=AgreementStatus.signing,
+        actor=actor,
+        data={"version": version.number, "sha256": version.content_sha256},
+    )
 
 
 async def sign(

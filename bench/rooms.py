@@ -222,7 +222,7 @@ def _unshadow_rooms_package() -> None:
 async def seed(database_url: str, participants: int) -> World:
     """Migrate a fresh database and make the committee, mediator, case and join links."""
     _unshadow_rooms_package()
-    from service import accounts, audit, cases
+    from service import accounts, audit, cases, invitations
     from service.db import make_engine, make_sessionmaker, unit_of_work
     from service.migrate import upgrade
     from service.models import CommitteeLevel, DisputeType, OrgKind, PartyKind, PartyRole, Role
@@ -267,7 +267,7 @@ async def seed(database_url: str, participants: int) -> World:
             )
             tokens = []
             for party in parties:
-                _, token = await cases.create_invitation(
+                _, token = await invitations.create_invitation(
                     s, case=case, party=party, mediator=mediator, valid_for=timedelta(days=1)
                 )
                 tokens.append(token)

@@ -22,7 +22,8 @@ from confirmation.models import Application, ApplicationStatus, SessionRecord
 from confirmation.session_schemas import ChecklistItemOut, RecordConfirmationOut, SessionOut
 from rooms import service as rooms_service
 from rooms.models import Room, RoomKind
-from service import audit, cases
+from service import audit
+from service import invitations as cases  # join links moved out of service/cases.py
 from service.errors import InvalidTransition
 from service.i18n import gettext
 from service.models import AuthSession, Case, Invitation, Party, User

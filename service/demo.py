@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import accounts, audit, cases
+from service import accounts, audit, cases, invitations
 from service.models import (
     Case,
     CommitteeLevel,
@@ -149,7 +149,7 @@ async def fresh_links(session: AsyncSession, public_url: str) -> DemoLinks | Non
     ).all()
     links = []
     for party in parties:
-        _, token = await cases.create_invitation(
+        _, token = await invitations.create_invitation(
             session, case=case, party=party, mediator=mediator, valid_for=timedelta(days=7)
         )
         links.append((party.name, f"{public_url}/join/{token}"))

@@ -37,6 +37,12 @@ from service.domain import Audience, CaseViewer, Domain
 from service.errors import MediationError
 from service.history import case_history
 from service.i18n import HTML_LANG, LANGUAGES, gettext, translations
+from service.invitations import (
+    INVITATION_STATE_LABELS,
+    invitation_state,
+    list_invitations,
+    redeem_invitation,
+)
 from service.models import Case, DisputeType, Party, PartyKind, PartyRole, Role
 from service.personal import mask_id_number
 from service.queries import CaseQuery
@@ -154,7 +160,7 @@ def render(
         role_labels=cases.PARTY_ROLE_LABELS,
         party_kind_labels=cases.PARTY_KIND_LABELS,
         staff_role_labels=cases.STAFF_ROLE_LABELS,
-        invitation_labels=cases.INVITATION_STATE_LABELS,
+        invitation_labels=INVITATION_STATE_LABELS,
         _=_,
         **context,
     )
@@ -290,7 +296,7 @@ async def _case_context(session: SessionDep, case: Case) -> dict[str, Any]:
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(request: Request, case: MediatorCase, session: SessionDep) -> Response:
-    invitations = await cases.list_invitations(session, case=case)
+    invitations = await list_invitations(session, case=case)
     labels = request.app.state.action_labels
     events = await case_history(session, case=case, action_labels=labels)
     return render(
@@ -298,7 +304,7 @@ async def case_page(request: Request, case: MediatorCase, session: SessionDep) -
         "case.html",
         ended=cases.is_ended(case),
         invitations=invitations,
-        invitation_state=cases.invitation_state,
+        invitation_state=invitation_state,
         events=events,
         sections=await case_sections(request, session, case, CaseViewer(Audience.staff)),
         transitions=cases.mediator_moves(case),
@@ -309,9 +315,7 @@ async def case_page(request: Request, case: MediatorCase, session: SessionDep) -
 
 @router.get("/join/{token}", response_class=HTMLResponse)
 async def join(token: str, request: Request, session: SessionDep) -> Response:
-    result = await cases.redeem_invitation(
-        session, token=token[:200], address=client_address(request)
-    )
+    result = await redeem_invitation(session, token=token[:200], address=client_address(request))
     if isinstance(result, str):
         message = gettext(request.state.language, REFUSALS[result])
         # Returned, not raised: the refused attempt's audit event must be committed.

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from service import accounts, cases
+from service import accounts, cases, invitations
 from service.auth import (
     SESSION_COOKIE,
     AuditableCase,
@@ -93,7 +93,7 @@ def user_out(user: User) -> UserOut:
 
 def invitation_out(invitation: Invitation) -> InvitationOut:
     return InvitationOut.model_validate(
-        {**invitation.model_dump(), "state": cases.invitation_state(invitation)}
+        {**invitation.model_dump(), "state": invitations.invitation_state(invitation)}
     )
 
 
@@ -157,7 +157,7 @@ async def logout(principal: CurrentPrincipal, session: SessionDep) -> Response:
 )
 async def party_login(body: PartyTokenIn, request: Request, session: SessionDep) -> Response:
     """For API clients: exchange a join token for a bearer token scoped to that party."""
-    result = await cases.redeem_invitation(
+    result = await invitations.redeem_invitation(
         session, token=body.token, address=client_address(request)
     )
     if isinstance(result, str):
@@ -369,7 +369,7 @@ async def create_invitation(
 ) -> InvitationCreated:
     settings = settings_of(request)
     party = await cases.party_of_case(session, case=case, party_id=body.party_id)
-    invitation, token = await cases.create_invitation(
+    invitation, token = await invitations.create_invitation(
         session,
         case=case,
         party=party,
@@ -388,7 +388,7 @@ async def create_invitation(
     "/cases/{case_id}/invitations", response_model=list[InvitationOut], tags=["invitations"]
 )
 async def list_invitations(case: MediatorCase, session: SessionDep) -> list[InvitationOut]:
-    return [invitation_out(i) for i in await cases.list_invitations(session, case=case)]
+    return [invitation_out(i) for i in await invitations.list_invitations(session, case=case)]
 
 
 @router.post(
@@ -399,7 +399,7 @@ async def list_invitations(case: MediatorCase, session: SessionDep) -> list[Invi
 async def revoke_invitation(
     invitation_id: PathId, case: MediatorCase, mediator: CurrentMediator, session: SessionDep
 ) -> InvitationOut:
-    invitation = await cases.revoke_invitation(
+    invitation = await invitations.revoke_invitation(
         session, case=case, invitation_id=invitation_id, mediator=mediator.user
     )
     return invitation_out(invitation)

@@ -26,7 +26,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from rooms.peers import use_host_addresses
-from service import accounts, audit, cases
+from service import accounts, audit, cases, invitations
 from service.app import Server as AppServer
 from service.app import create_app
 from service.db import unit_of_work
@@ -294,7 +294,7 @@ class Factory:
         from datetime import timedelta
 
         async with self.uow() as s:
-            _, token = await cases.create_invitation(
+            _, token = await invitations.create_invitation(
                 s,
                 case=case,
                 party=party,

@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from service import cases
+from service import invitations
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import Factory
@@ -86,7 +86,7 @@ async def caller(request: pytest.FixtureRequest, factory: Factory, client: Any) 
     assert room.status_code == 201, room.text
     ids["room_id"] = room.json()["id"]
     async with factory.uow() as s:
-        invitation, token = await cases.create_invitation(
+        invitation, token = await invitations.create_invitation(
             s,
             case=world.case,
             party=world.applicant,

@@ -36,7 +36,7 @@ from confirmation.service import STATUS_LABELS as APPLICATION_STATUS_LABELS
 from rooms.models import ConsentKind, RoomKind, RoomStatus
 from rooms.pages import CONSENT_LABELS, ROOM_KIND_LABELS, ROOM_STATUS_LABELS
 from rooms.strings import ROOM_SCRIPT_STRINGS
-from service import cases, i18n
+from service import cases, i18n, invitations
 from service.app import default_domains
 from service.history import ACTOR_LABELS
 from service.models import (
@@ -369,12 +369,12 @@ def test_every_invitation_state_has_a_chinese_label() -> None:
     at = datetime(2026, 12, 3, tzinfo=UTC)
     later, earlier = at + timedelta(days=1), at - timedelta(days=1)
     states = {
-        cases.invitation_state(Invitation(expires_at=later), at),
-        cases.invitation_state(Invitation(expires_at=earlier), at),
-        cases.invitation_state(Invitation(expires_at=later, revoked_at=earlier), at),
+        invitations.invitation_state(Invitation(expires_at=later), at),
+        invitations.invitation_state(Invitation(expires_at=earlier), at),
+        invitations.invitation_state(Invitation(expires_at=later, revoked_at=earlier), at),
     }
-    assert states == set(cases.INVITATION_STATE_LABELS)
-    assert all(translated(m) for m in cases.INVITATION_STATE_LABELS.values())
+    assert states == set(invitations.INVITATION_STATE_LABELS)
+    assert all(translated(m) for m in invitations.INVITATION_STATE_LABELS.values())
 
 
 def _calls(name: str) -> Iterator[tuple[str, ast.Call]]:
