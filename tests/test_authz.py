@@ -325,7 +325,9 @@ MATRIX = [
     # Mediator-only case routes refuse parties by role (403) before looking at the case.
     Row("POST", "/api/cases/{case_id}/status",      (401, 403, 200, 404, 403, 403, 403, 403),
         body=lambda c: {"status": "mediating"}),
-    Row("PATCH", "/api/cases/{case_id}",            (401, 403, 200, 404, 403, 403, 403, 403),
+    # 409 for its mediator: the world's application under way fixes the venue (the 200 is
+    # in tests/confirmation/test_competence.py); everyone else is refused first.
+    Row("PATCH", "/api/cases/{case_id}",            (401, 403, 409, 404, 403, 403, 403, 403),
         body=lambda c: {"subject_region": "140403"}),
     # The court's judges read the case's record (audit, rooms, recordings) once their court
     # has accepted its application (tests/confirmation/test_readers.py: not before, and a
