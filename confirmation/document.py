@@ -17,9 +17,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements import service as agreements_service
 from confirmation import record
+from confirmation.decisions import IssueRuling
 from confirmation.mediation_record import gather, party_line
 from confirmation.models import Application, Decision, Ground, ServiceProof
-from confirmation.service import IssueRuling, parties_of
+from confirmation.service import parties_of
 from service import audit
 from service.cases import CHINA
 from service.clock import now

@@ -6,7 +6,8 @@ court sees it as the filing's status.
 
 The caller is a court token (``mediation court token``), scoped to one court: another
 court's filings do not exist for it (404); no token, a revoked one, or a person's session
-token is 401. Every step is confirmation/service.py's, as on the court's own pages."""
+token is 401. Every step is confirmation/service.py's or confirmation/decisions.py's, as on
+the court's own pages."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements.models import Agreement
-from confirmation import clock, document, notices, queue, record
+from confirmation import clock, decisions, document, notices, queue, record
 from confirmation import service as confirmation_service
 from confirmation.ecf_schemas import (
     DecisionPush,
@@ -245,7 +246,7 @@ async def decision(
         # each party checked and the record confirmed as it stands.
         held = await confirmation_service.locked(session, application.id or 0)
         await record.refuse_unless_complete(session, application=held, case=case)
-    application, _ = await confirmation_service.decide(
+    application, _ = await decisions.decide(
         session,
         application_id=application.id or 0,
         judge=judge,

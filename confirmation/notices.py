@@ -15,7 +15,7 @@ from fastapi import BackgroundTasks, Request
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from confirmation import service as confirmation_service
+from confirmation import decisions
 from confirmation.models import Application, ApplicationStatus
 from confirmation.service import parties_of
 from rooms.calendar import meeting_ics
@@ -153,7 +153,7 @@ async def expire_supplement(
 ) -> None:
     """Whoever looks first after a supplement's deadline records the withdrawal
     (service.expire_supplement), and the parties are told, once."""
-    if await confirmation_service.expire_supplement(session, application):
+    if await decisions.expire_supplement(session, application):
         await after_move(request, background, session, application, case)
 
 

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements import service as agreements_service
 from agreements.models import AgreementStatus
-from confirmation import clock, document, notices, queue
+from confirmation import clock, competence, document, notices, queue
 from confirmation import service as confirmation_service
 from confirmation.access import ApplicationAccess, application_access
 from confirmation.models import (
@@ -29,9 +29,10 @@ from confirmation.models import (
     Outcome,
     SessionRecord,
 )
-from confirmation.router import application_out, queue_view
+from confirmation.router import queue_view
 from confirmation.schemas import DeadlineOut
 from confirmation.strings import GROUND_LABELS, OUTCOME_LABELS, WHO_LABELS
+from confirmation.views import application_out
 from service import pages
 from service.auth import CurrentStaff, OptionalPrincipal, PartyPrincipal, PathId
 from service.clock import now
@@ -235,12 +236,12 @@ async def case_section(
         window = DeadlineOut.of(
             clock.application_window(agreement.effective_at), now(), request.state.language
         )
-        courts = await confirmation_service.competent_courts(session, case)
+        courts = await competence.competent_courts(session, case)
         context |= {
             "window": window,
             "late": window.overdue,
             "courts": courts,
-            "basis_labels": confirmation_service.BASIS_LABELS,
+            "basis_labels": competence.BASIS_LABELS,
         }
     else:
         consents = await confirmation_service.consents_of(session, application)

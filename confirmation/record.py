@@ -2,9 +2,9 @@
 each party confirms as read (bound to the notes' SHA-256), and what a confirmation of the
 agreement needs of them.
 
-Kept apart from confirmation/service.py (which asks ``refuse_unless_complete`` before a
-confirmation) and from confirmation/session.py (which opens the room), so that neither
-imports the other. Services add and flush; the request commits.
+Kept apart from confirmation/decisions.py (a confirmation is decided there once
+``refuse_unless_complete`` passes) and from confirmation/session.py (which opens the room),
+so that neither imports the other. Services add and flush; the request commits.
 """
 
 from __future__ import annotations

@@ -1,20 +1,18 @@
 """The confirmation API (API.md): the application, consents, the court's queue, acceptance,
-the claim, the decision, withdrawal and supplements. The request's unit of work commits."""
+the claim, the decision, withdrawal and supplements. The request's unit of work commits.
+What they answer, ApplicationOut, is built in confirmation/views.py."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi import Path as FastApiPath
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements import service as agreements_service
-from confirmation import clock, document, notices, queue, record
+from confirmation import clock, competence, decisions, document, notices, queue, record
 from confirmation import service as confirmation_service
-from confirmation import session as joint_session
 from confirmation.access import (
     ApplicationAccess,
     CourtApplication,
@@ -22,24 +20,21 @@ from confirmation.access import (
     PartyApplication,
     ViewableApplication,
 )
-from confirmation.models import ApplicationStatus, Ground, Outcome
+from confirmation.models import ApplicationStatus, Outcome
 from confirmation.schemas import (
     AcceptIn,
     ApplicationIn,
     ApplicationOut,
-    ConsentOut,
     CourtOut,
     DeadlineOut,
     DecisionIn,
-    DecisionOut,
-    HistoryOut,
     NoteIn,
     QueueItem,
     QueuePage,
-    ServiceOut,
     SupplementIn,
 )
 from confirmation.session_router import router as joint_session_router
+from confirmation.views import application_out
 from service.auth import (
     CurrentPrincipal,
     CurrentStaff,
@@ -52,7 +47,7 @@ from service.clock import now
 from service.db import SessionDep
 from service.errors import Forbidden, Invalid, NotFound
 from service.i18n import gettext
-from service.models import AuditEvent, Organisation, Role
+from service.models import Role
 from service.router import client_address
 
 router = APIRouter(tags=["confirmation"])
@@ -71,9 +66,9 @@ async def competent_courts(
             name=c.court.name,
             region_code=c.court.region_code,
             basis=c.basis,
-            basis_label=gettext(language, confirmation_service.BASIS_LABELS[c.basis]),
+            basis_label=gettext(language, competence.BASIS_LABELS[c.basis]),
         )
-        for c in await confirmation_service.competent_courts(session, case)
+        for c in await competence.competent_courts(session, case)
     ]
 
 
@@ -222,7 +217,7 @@ async def claim(access: JudgeApplication, session: SessionDep, request: Request)
     staff = access.court_staff
     if staff is None:
         raise Forbidden("Only a judge of the court may do this.")
-    application = await confirmation_service.claim(
+    application = await decisions.claim(
         session, application_id=access.application.id or 0, judge=staff.user, actor=staff.actor
     )
     return await application_out(
@@ -247,9 +242,9 @@ async def decide(
         # confirmed as it stands; 409 naming what is missing (confirmation/record.py). The
         # row is locked first, as the record's writes lock it: no change slips in between.
         held = await confirmation_service.locked(session, access.application.id or 0)
-        confirmation_service.refuse_unless_holder(held, staff.user)
+        decisions.refuse_unless_holder(held, staff.user)
         await record.refuse_unless_complete(session, application=held, case=access.case)
-    application, _ = await confirmation_service.decide(
+    application, _ = await decisions.decide(
         session,
         application_id=access.application.id or 0,
         judge=staff.user,
@@ -279,7 +274,7 @@ async def withdraw(
     principal = access.principal
     if not isinstance(principal, PartyPrincipal):
         raise Forbidden("Only a party of the case may do this.")
-    application = await confirmation_service.withdraw(
+    application = await decisions.withdraw(
         session,
         application_id=access.application.id or 0,
         party=principal.party,
@@ -302,7 +297,7 @@ async def supplement(
     principal = access.principal
     if not isinstance(principal, PartyPrincipal):
         raise Forbidden("Only a party of the case may do this.")
-    application = await confirmation_service.supplemented(
+    application = await decisions.supplemented(
         session,
         application_id=access.application.id or 0,
         party=principal.party,
@@ -357,104 +352,4 @@ async def application_document(
         data,
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{sha256[:16]}.pdf"'},
-    )
-
-
-def _note(data: dict[str, object], language: str) -> str | None:
-    said = data.get("note") or data.get("reason")
-    if said == confirmation_service.DEADLINE_MISSED:
-        return gettext(language, "The supplement was not handed in by its deadline.")
-    return said if isinstance(said, str) and said else None
-
-
-async def application_out(
-    session: AsyncSession, request: Request, access: ApplicationAccess
-) -> ApplicationOut:
-    application, case = access.application, access.case
-    language = request.state.language
-    court = await session.get(Organisation, application.court_id)
-    consents = await confirmation_service.consents_of(session, application)
-    parties = await confirmation_service.parties_of(session, case)
-    given = {c.party_id for c in consents}
-    agreement = await agreements_service.live_agreement(session, case.id or 0)
-    admissibility: list[str] = []
-    if agreement is not None:
-        version = await agreements_service.version_of(session, agreement, agreement.latest_version)
-        admissibility = [
-            gettext(language, f.message, **f.params)
-            for f in agreements_service.findings(version, on=application.effective_at.date())
-            if f.level == "warning"
-        ]
-    events = (
-        await session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.case_id == case.id)
-            .where(col(AuditEvent.action).startswith("confirmation."))
-            .order_by(col(AuditEvent.seq))
-        )
-    ).all()
-    labels = request.app.state.action_labels
-    history = [
-        HistoryOut(
-            at=e.at,
-            action=e.action,
-            label=gettext(language, labels.get(e.action, e.action)),
-            actor=e.actor_kind,
-            note=_note(data, language),
-        )
-        for e in events
-        if (data := json.loads(e.data)).get("application") == application.id
-    ]
-    at = now()
-    return ApplicationOut(
-        id=application.id or 0,
-        case_id=case.id or 0,
-        case_number=case.number,
-        agreement_id=application.agreement_id,
-        court_id=application.court_id,
-        court_name=court.name if court else "",
-        basis=application.basis,
-        status=ApplicationStatus(application.status),
-        status_label=gettext(
-            language, confirmation_service.STATUS_LABELS[ApplicationStatus(application.status)]
-        ),
-        number=application.number,
-        created_at=application.created_at,
-        effective_at=application.effective_at,
-        queued_at=application.queued_at,
-        accepted_at=application.accepted_at,
-        claimed_by=application.claimed_by,
-        claimed_at=application.claimed_at,
-        supplement_due=application.supplement_due,
-        decided_at=application.decided_at,
-        refusal_reason=application.refusal_reason,
-        record_sha256=application.record_sha256,
-        ruling_sha256=application.ruling_sha256,
-        agreement_sha256=agreement.document_sha256 if agreement else None,
-        consents=[ConsentOut(party_id=c.party_id, at=c.at) for c in consents],
-        awaiting_consent=[p.id or 0 for p in parties if p.id not in given],
-        deadlines=[DeadlineOut.of(d, at, language) for d in clock.of(application)],
-        admissibility=admissibility,
-        decisions=[
-            DecisionOut(
-                id=d.id or 0,
-                outcome=Outcome(d.outcome),
-                grounds=[Ground(g) for g in json.loads(d.grounds)],
-                reason=d.reason,
-                supplement_due=d.supplement_due,
-                at=d.at,
-                ruling_sha256=d.ruling_sha256,
-            )
-            for d in await confirmation_service.decisions_of(session, application)
-        ],
-        history=history,
-        session=await joint_session.session_out(session, application, language),
-        # The ruling's service per party (a party sees their own), with each objection
-        # deadline, which runs from that party's receipt.
-        service=[
-            ServiceOut.of(r, at, language)
-            for r in await document.receipts_of(session, application)
-            if not isinstance(access.principal, PartyPrincipal)
-            or r.party_id == access.principal.party.id
-        ],
     )

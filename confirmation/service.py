@@ -1,4 +1,6 @@
-"""Judicial confirmation: the joint application, consents, acceptance, the claim, decisions.
+"""Judicial confirmation: the application's state machine, the joint application, consents
+and acceptance. The claim, the judge's decision, supplements and withdrawal are in
+confirmation/decisions.py; which courts are competent, in confirmation/competence.py.
 
 Services take the request's session, lock what they change and only add and flush; the
 caller's unit of work commits. ``transition`` is the one place an application changes
@@ -8,33 +10,21 @@ says is too late is refused through the statutory clock (confirmation/clock.py).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agreements import service as agreements_service
 from confirmation import clock, queue
-from confirmation.models import (
-    Application,
-    ApplicationConsent,
-    ApplicationStatus,
-    Basis,
-    Decision,
-    Ground,
-    Outcome,
-)
+from confirmation.competence import competent_courts
+from confirmation.models import Application, ApplicationConsent, ApplicationStatus
 from service import audit, cases
 from service.clock import now
-from service.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
+from service.errors import Conflict, Invalid, InvalidTransition, NotFound
 from service.i18n import N_
-from service.models import Case, Organisation, OrgKind, Party, User
+from service.models import Case, Organisation, Party, User
 
 S = ApplicationStatus
 MOVES: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
@@ -60,26 +50,6 @@ STATUS_LABELS = {
     S.not_accepted: N_("Not accepted"),
     S.withdrawn: N_("Withdrawn"),
 }
-BASIS_LABELS = {
-    Basis.committee_location: N_("The court where the mediation committee is"),
-    Basis.party_domicile: N_("The court where a party is domiciled"),
-    Basis.subject_matter: N_("The court where the subject matter is"),
-    Basis.invited_by_court: N_("The court that referred the case for mediation"),
-}
-# The province part of a court's region code (晋0403) and of an ID number's region (140403).
-PROVINCES = {
-    "京": "11", "津": "12", "冀": "13", "晋": "14", "蒙": "15", "辽": "21", "吉": "22",
-    "黑": "23", "沪": "31", "苏": "32", "浙": "33", "皖": "34", "闽": "35", "赣": "36",
-    "鲁": "37", "豫": "41", "鄂": "42", "湘": "43", "粤": "44", "桂": "45", "琼": "46",
-    "渝": "50", "川": "51", "贵": "52", "云": "53", "藏": "54", "陕": "61", "甘": "62",
-    "青": "63", "宁": "64", "新": "65",
-}  # fmt: skip
-
-# A withdrawal's recorded reason when the supplement's deadline passed (Interp. 359).
-DEADLINE_MISSED = "supplement_deadline_missed"
-
-# Issues a document (the ruling) for an application and returns its SHA-256.
-IssueRuling = Callable[[Application, Decision], Awaitable[str]]
 
 
 async def transition(
@@ -140,50 +110,6 @@ async def locked(session: AsyncSession, application_id: int) -> Application:
     if found is None:
         raise NotFound("No such application.")
     return found
-
-
-@dataclass(frozen=True)
-class Competent:
-    court: Organisation
-    basis: Basis
-
-
-def court_region(court: Organisation) -> str | None:
-    """晋0403 -> 140403, the region part of the ID numbers of people domiciled there."""
-    code = court.region_code or ""
-    province = PROVINCES.get(code[:1])
-    return province + code[1:] if province and len(code) == 5 else None
-
-
-async def competent_courts(session: AsyncSession, case: Case) -> list[Competent]:
-    """The courts to which the parties may apply (CPL 205). A case a court referred to the
-    committee goes back to that court alone. Otherwise: the committee's basic-level court,
-    the courts where a party (a person, by the ID number's region) is domiciled, and those
-    where the subject matter is (the case's ``subject_region``); each court once, under the
-    first of these that names it."""
-    if case.referred_by_court_id is not None:
-        referring = await session.get(Organisation, case.referred_by_court_id)
-        return [Competent(referring, Basis.invited_by_court)] if referring is not None else []
-    found: dict[int, Competent] = {}
-    committee = await session.get(Organisation, case.org_id)
-    if committee is not None and committee.court_id is not None:
-        court = await session.get(Organisation, committee.court_id)
-        if court is not None:
-            found[court.id or 0] = Competent(court, Basis.committee_location)
-    parties = (await cases.parties_of(session, [case.id or 0]))[case.id or 0]
-    domiciles = {p.id_number[:6] for p in parties if p.kind == "person" and p.id_number}
-    by_region = [(domiciles, Basis.party_domicile)]
-    if case.subject_region:
-        by_region.append(({case.subject_region}, Basis.subject_matter))
-    if domiciles or case.subject_region:
-        courts = (
-            await session.exec(select(Organisation).where(Organisation.kind == OrgKind.court))
-        ).all()
-        for regions, basis in by_region:
-            for court in courts:
-                if court_region(court) in regions and (court.id or 0) not in found:
-                    found[court.id or 0] = Competent(court, basis)
-    return list(found.values())
 
 
 async def parties_of(session: AsyncSession, case: Case) -> list[Party]:
@@ -336,7 +262,7 @@ async def consents_of(session: AsyncSession, application: Application) -> list[A
     )
 
 
-def _of_court(user: User, application: Application) -> None:
+def refuse_unless_of_court(user: User, application: Application) -> None:
     if user.org_id != application.court_id:
         raise NotFound("No such application.")
 
@@ -357,7 +283,7 @@ async def accept(
     may bring its own ``number``."""
     application = await locked(session, application_id)
     if user is not None:
-        _of_court(user, application)
+        refuse_unless_of_court(user, application)
     elif court_id != application.court_id:
         raise NotFound("No such application.")
     if application.status != S.queued:
@@ -415,206 +341,6 @@ async def _number_taken(session: AsyncSession, court_id: int, number: str) -> bo
         .where(Application.number == number)
     )
     return taken.first() is not None
-
-
-async def claim(
-    session: AsyncSession, *, application_id: int, judge: User, actor: audit.Actor
-) -> Application:
-    """Exactly one judge holds an application: one conditional update decides, on SQLite
-    and PostgreSQL alike, however many judges claim it at once."""
-    application = await session.get(Application, application_id)
-    if application is None:
-        raise NotFound("No such application.")
-    _of_court(judge, application)
-    at = now()
-    result = await session.exec(
-        update(Application)
-        .where(col(Application.id) == application_id)
-        .where(col(Application.status) == S.accepted)
-        .where(col(Application.claimed_by).is_(None))
-        .values(status=S.claimed, claimed_by=judge.id, claimed_at=at, updated_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        await session.refresh(application)
-        if application.claimed_by is not None and application.claimed_by != judge.id:
-            raise Conflict("Another judge has claimed this application.")
-        raise InvalidTransition(
-            "The application is {state_label}: it cannot be claimed.",
-            state_label=STATUS_LABELS[ApplicationStatus(application.status)],
-        )
-    await session.refresh(application)
-    await queue.moved(session, court_id=application.court_id, before=S.accepted, after=S.claimed)
-    await audit.record(
-        session,
-        actor=actor,
-        action="confirmation.claimed",
-        case_id=application.case_id,
-        data={
-            "application": application.id,
-            "judge": judge.id,
-        },
-    )
-    return application
-
-
-def refuse_unless_holder(application: Application, judge: User) -> None:
-    if application.claimed_by != judge.id:
-        raise Forbidden("Only the judge who claimed this application may do this.")
-
-
-async def decide(
-    session: AsyncSession,
-    *,
-    application_id: int,
-    judge: User,
-    outcome: Outcome,
-    grounds: list[Ground],
-    reason: str,
-    notes: str,
-    supplement_due: datetime | None,
-    actor: audit.Actor,
-    issue_ruling: IssueRuling,
-) -> tuple[Application, Decision]:
-    """The claiming judge decides: confirmed, rejected (on one or more statutory grounds,
-    with a reason), or a supplement by a date. A ruling is issued for the first two."""
-    application = await locked(session, application_id)
-    _of_court(judge, application)
-    refuse_unless_holder(application, judge)
-    if application.status != S.claimed:
-        raise InvalidTransition(
-            "The application is {state_label}: it cannot be decided now.",
-            state_label=STATUS_LABELS[ApplicationStatus(application.status)],
-        )
-    at = now()
-    if outcome == Outcome.rejected:
-        if not grounds:
-            raise Invalid("A rejection names at least one statutory ground.", field="grounds")
-        if not reason.strip():
-            raise Invalid("Give the reason for the rejection.", field="reason")
-    if outcome != Outcome.rejected and grounds:
-        raise Invalid("Grounds are given only for a rejection.", field="grounds")
-    if outcome == Outcome.supplement_requested:
-        if supplement_due is None or supplement_due <= at:
-            raise Invalid("Set a date in the future for the supplement.", field="supplement_due")
-        if not reason.strip():
-            raise Invalid("Say what the parties must supplement.", field="reason")
-    elif supplement_due is not None:
-        raise Invalid("A date is set only for a supplement.", field="supplement_due")
-    decision = Decision(
-        application_id=application.id or 0,
-        judge_id=judge.id or 0,
-        outcome=outcome,
-        grounds=json.dumps([g.value for g in grounds]),
-        reason=reason.strip(),
-        notes=notes,
-        supplement_due=supplement_due,
-        at=at,
-    )
-    session.add(decision)
-    await session.flush()
-    if outcome == Outcome.supplement_requested:
-        application.supplement_due = supplement_due
-        await transition(
-            session,
-            application=application,
-            to=S.supplement_requested,
-            actor=actor,
-            data={
-                "decision": decision.id,
-                "due": supplement_due.isoformat() if supplement_due else None,
-            },
-        )
-        return application, decision
-    sha256 = await issue_ruling(application, decision)
-    decision.ruling_sha256 = sha256
-    application.ruling_sha256 = sha256
-    session.add(decision)
-    await transition(
-        session,
-        application=application,
-        to=S(outcome.value),
-        actor=actor,
-        data={"decision": decision.id, "grounds": [g.value for g in grounds], "ruling": sha256},
-    )
-    return application, decision
-
-
-async def supplemented(
-    session: AsyncSession, *, application_id: int, party: Party, note: str, actor: audit.Actor
-) -> Application:
-    """A party hands in the supplement in time: back to the judge who holds it."""
-    application = await locked(session, application_id)
-    if application.case_id != party.case_id:
-        raise NotFound("No such application.")
-    due = application.supplement_due
-    if application.status == S.supplement_requested and due is not None and now() > due:
-        # (the withdrawal itself is recorded by the next look at the application)
-        raise InvalidTransition(
-            "The deadline for the supplement passed on {due}: the application counts as withdrawn.",
-            due=due.astimezone(cases.CHINA).strftime("%Y-%m-%d %H:%M"),
-        )
-    if application.status != S.supplement_requested:
-        raise InvalidTransition(
-            "The application is {state_label}: no supplement is awaited.",
-            state_label=STATUS_LABELS[ApplicationStatus(application.status)],
-        )
-    application.supplement_due = None
-    return await transition(
-        session, application=application, to=S.claimed, actor=actor, data={"note": note}
-    )
-
-
-async def expire_supplement(session: AsyncSession, application: Application) -> bool:
-    """A supplement's deadline missed counts as withdrawal (Interp. 359): recorded the first
-    time anyone looks after it passed, under the row's lock (two readers at once record it
-    once)."""
-    due = application.supplement_due
-    if application.status != S.supplement_requested or due is None or now() <= due:
-        return False
-    application = await locked(session, application.id or 0)  # (refreshes the same row)
-    due = application.supplement_due
-    if application.status != S.supplement_requested or due is None or now() <= due:
-        return False
-    await transition(
-        session,
-        application=application,
-        to=S.withdrawn,
-        actor=audit.SYSTEM,
-        data={"reason": DEADLINE_MISSED, "due": due.isoformat()},
-    )
-    application.withdraw_reason = DEADLINE_MISSED
-    return True
-
-
-async def withdraw(
-    session: AsyncSession, *, application_id: int, party: Party, reason: str, actor: audit.Actor
-) -> Application:
-    """The parties may withdraw while it is not decided (CPL; Interp. 359)."""
-    application = await locked(session, application_id)
-    if application.case_id != party.case_id:
-        raise NotFound("No such application.")
-    if ApplicationStatus(application.status) in ENDED:
-        raise InvalidTransition(
-            "The application is {state_label}: it can no longer be withdrawn.",
-            state_label=STATUS_LABELS[ApplicationStatus(application.status)],
-        )
-    application.withdraw_reason = reason.strip() or None
-    return await transition(
-        session, application=application, to=S.withdrawn, actor=actor, data={"reason": reason}
-    )
-
-
-async def decisions_of(session: AsyncSession, application: Application) -> list[Decision]:
-    return list(
-        (
-            await session.exec(
-                select(Decision)
-                .where(Decision.application_id == application.id)
-                .order_by(col(Decision.id))
-            )
-        ).all()
-    )
 
 
 async def venue_fixed(session: AsyncSession, case: Case) -> None:

@@ -16,14 +16,13 @@ from datetime import timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from confirmation import record
+from confirmation import decisions, record
 from confirmation import service as confirmation_service
 from confirmation.models import Application, ApplicationStatus, SessionRecord
 from confirmation.session_schemas import ChecklistItemOut, RecordConfirmationOut, SessionOut
 from rooms import service as rooms_service
 from rooms.models import Room, RoomKind
-from service import audit
-from service import invitations as cases  # join links moved out of service/cases.py
+from service import audit, invitations
 from service.errors import InvalidTransition
 from service.i18n import gettext
 from service.models import AuthSession, Case, Invitation, Party, User
@@ -47,7 +46,7 @@ async def open_session(
     valid_for: timedelta,
 ) -> Opened:
     application = await confirmation_service.locked(session, application_id)
-    confirmation_service.refuse_unless_holder(application, judge)
+    decisions.refuse_unless_holder(application, judge)
     if application.status != ApplicationStatus.claimed:
         raise InvalidTransition(
             "The application is {state_label}: no session can be held now.",
@@ -70,7 +69,7 @@ async def open_session(
     await _revoke_unopened(session, case=case, judge=judge)
     links = []
     for party in await confirmation_service.parties_of(session, case):
-        invitation, token = await cases.create_invitation(
+        invitation, token = await invitations.create_invitation(
             session, case=case, party=party, mediator=judge, valid_for=valid_for
         )
         links.append((party, invitation, token))
@@ -98,7 +97,7 @@ async def _revoke_unopened(session: AsyncSession, *, case: Case, judge: User) ->
         .where(~opened.exists())
     )
     for invitation_id in earlier.all():
-        await cases.revoke_invitation(
+        await invitations.revoke_invitation(
             session, case=case, invitation_id=invitation_id or 0, mediator=judge
         )
 

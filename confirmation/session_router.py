@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 
-from confirmation import record
+from confirmation import decisions, record
 from confirmation import service as confirmation_service
 from confirmation.access import JudgeApplication, PartyApplication
 from confirmation.models import ApplicationStatus
@@ -94,7 +94,7 @@ async def write_record(
     if staff is None:
         raise Forbidden("Only a judge of the court may do this.")
     application = await confirmation_service.locked(session, access.application.id or 0)
-    confirmation_service.refuse_unless_holder(application, staff.user)
+    decisions.refuse_unless_holder(application, staff.user)
     _refuse_unless_in_session(application.status)
     await record.save(
         session,

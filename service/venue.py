@@ -1,7 +1,7 @@
 """What a case records about the courts that may confirm its agreement (CPL 205): the court
 that referred it to the committee, and where its subject matter is.
 
-The confirmation domain decides competence from these (confirmation/service.py
+The confirmation domain decides competence from these (confirmation/competence.py
 ``competent_courts``); this module only checks and changes them, at intake and later.
 """
 

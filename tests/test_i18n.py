@@ -30,8 +30,8 @@ from babel.messages.pofile import read_po, unescape
 
 from agreements.models import AgreementStatus, SignMethod
 from agreements.service import STATUS_LABELS as AGREEMENT_STATUS_LABELS
+from confirmation.competence import BASIS_LABELS
 from confirmation.models import ApplicationStatus, Basis, Ground, Outcome
-from confirmation.service import BASIS_LABELS
 from confirmation.service import STATUS_LABELS as APPLICATION_STATUS_LABELS
 from rooms.models import ConsentKind, RoomKind, RoomStatus
 from rooms.pages import CONSENT_LABELS, ROOM_KIND_LABELS, ROOM_STATUS_LABELS

@@ -16,7 +16,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlmodel import select
 
-from confirmation import service as confirmation_service
+from confirmation import competence
 from confirmation.models import Application, Basis
 from service import venue
 from service.app import create_app
@@ -131,7 +131,7 @@ async def test_a_court_competent_twice_is_proposed_once(factory: Factory) -> Non
         case = await s.get(Case, world.case.id)
         assert case is not None
         case.subject_region = "140403"
-        found = await confirmation_service.competent_courts(s, case)
+        found = await competence.competent_courts(s, case)
     ids = [c.court.id for c in found]
     assert len(ids) == len(set(ids)) and world.court.id in ids
     assert next(c.basis for c in found if c.court.id == world.court.id) == Basis.party_domicile
@@ -219,7 +219,7 @@ async def test_a_subject_region_is_a_county_code(
 
 
 def test_the_provinces_are_the_courts_provinces() -> None:
-    assert set(confirmation_service.PROVINCES.values()) == venue.MAINLAND_PROVINCES
+    assert set(competence.PROVINCES.values()) == venue.MAINLAND_PROVINCES
     assert venue.region_problem("110101") is None and venue.region_problem("650102") is None
 
 
